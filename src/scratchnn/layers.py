@@ -1,0 +1,414 @@
+"""Layers: small classes whose ``forward`` and ``backward`` mirror the math.
+
+Conventions (the book's chapter 5, batch-first like NumPy and PyTorch):
+
+- ``forward(x, train=False)`` returns the layer's output and remembers what backward needs;
+- ``backward(dout)`` takes dL/d(output) and returns dL/d(input), filling ``grads``;
+  it never writes into ``dout``;
+- ``params`` and ``grads`` are dicts from a short name ("W", "b") to arrays of the same shape;
+- ``config()`` returns the constructor arguments, so a model file can rebuild the layer.
+
+The output layers at the end (:class:`SoftmaxCrossEntropy`, :class:`SigmoidBinaryCrossEntropy`,
+:class:`IdentityMSE`) fuse the last activation with its loss: their ``forward(x, t)`` returns
+the loss and their ``backward()`` the simple closed form (y - t) / N.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .functions import _check_labels, as_float_array, log_softmax, sigmoid, softmax
+
+__all__ = [
+    "Layer",
+    "Affine",
+    "Dense",
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "Identity",
+    "LossLayer",
+    "SoftmaxCrossEntropy",
+    "SigmoidBinaryCrossEntropy",
+    "IdentityMSE",
+]
+
+
+class Layer:
+    """Base class: a layer without parameters that passes its input through."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        """Constructor arguments as plain JSON values (for model files)."""
+        return {}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays that are not trained but belong to the model (e.g. running means)."""
+        return {}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Set the arrays returned by :meth:`state`."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _need_forward(layer: Layer, cached) -> None:
+    if cached is None:
+        raise RuntimeError(f"{type(layer).__name__}.backward called before forward")
+
+
+def _check_dout(layer: Layer, dout: np.ndarray, expected: tuple) -> np.ndarray:
+    dout = np.asarray(dout)
+    if dout.shape != expected:
+        raise ValueError(
+            f"{type(layer).__name__}.backward: expected dout of shape {expected}, "
+            f"got {dout.shape}"
+        )
+    return dout
+
+
+class Affine(Layer):
+    """Fully connected layer: y = x @ W + b.
+
+    Shapes: x (N, d_in) — or (N, ...) which is flattened, as the book's Affine does;
+    W (d_in, d_out); b (d_out,); y (N, d_out).
+    Backward: dW = x^T dout, db = sum_N dout, dx = dout W^T (reshaped to x's shape).
+
+    Set ``need_dx = False`` on a network's first layer: nothing uses the gradient with
+    respect to the data, and skipping it saves a third of that layer's backward work.
+    """
+
+    def __init__(
+        self,
+        W: np.ndarray | None = None,
+        b: np.ndarray | None = None,
+        *,
+        in_features: int | None = None,
+        out_features: int | None = None,
+        init: str = "he",
+        dtype=np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        if W is None:
+            from .init import initialize
+
+            if in_features is None or out_features is None:
+                raise TypeError("Affine needs W (and b) or in_features and out_features")
+            W = initialize(init, (in_features, out_features), rng=rng, dtype=dtype)
+        W = as_float_array(W)
+        if W.ndim != 2:
+            raise ValueError(f"W must be 2-D (d_in, d_out), got shape {W.shape}")
+        b = np.zeros(W.shape[1], dtype=W.dtype) if b is None else np.asarray(b, dtype=W.dtype)
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"b must have shape ({W.shape[1]},) to match W, got {b.shape}")
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.need_dx = True
+        self.x: np.ndarray | None = None
+        self.x_shape: tuple | None = None
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.params["W"]
+
+    @property
+    def b(self) -> np.ndarray:
+        return self.params["b"]
+
+    @property
+    def dW(self) -> np.ndarray:
+        return self.grads["W"]
+
+    @property
+    def db(self) -> np.ndarray:
+        return self.grads["b"]
+
+    def config(self) -> dict:
+        return {"in_features": int(self.W.shape[0]), "out_features": int(self.W.shape[1])}
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"Affine expects a batch (N, features), got shape {x.shape}")
+        self.x_shape = x.shape
+        x = x.reshape(x.shape[0], -1).astype(self.W.dtype, copy=False)
+        if x.shape[1] != self.W.shape[0]:
+            raise ValueError(
+                f"Affine: input has {x.shape[1]} features per sample (shape {self.x_shape}), "
+                f"but W expects {self.W.shape[0]} (W has shape {self.W.shape})"
+            )
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        _need_forward(self, self.x)
+        dout = _check_dout(self, dout, (self.x.shape[0], self.W.shape[1]))
+        np.matmul(self.x.T, dout, out=self.grads["W"])
+        np.sum(dout, axis=0, out=self.grads["b"])
+        if not self.need_dx:
+            return None
+        return (dout @ self.W.T).reshape(self.x_shape)
+
+
+Dense = Affine
+
+
+class _Activation(Layer):
+    """An element-wise activation: remembers what its derivative needs."""
+
+    def _check(self, dout: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
+        _need_forward(self, kept)
+        return _check_dout(self, dout, kept.shape)
+
+
+class ReLU(_Activation):
+    """y = max(0, x);  dx = dout where x > 0, else 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        x = as_float_array(x)
+        self.mask = x > 0
+        return x * self.mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dout = self._check(dout, self.mask)
+        return dout * self.mask
+
+
+class LeakyReLU(_Activation):
+    """y = x where x > 0, else alpha x;  dx = dout * (1 or alpha)."""
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        alpha = float(alpha)
+        if not 0 <= alpha < 1:
+            raise ValueError(f"alpha must be in [0, 1), got {alpha}")
+        self.alpha = alpha
+        self.slope: np.ndarray | None = None
+
+    def config(self) -> dict:
+        return {"alpha": self.alpha}
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        x = as_float_array(x)
+        self.slope = np.where(x > 0, x.dtype.type(1), x.dtype.type(self.alpha))
+        return x * self.slope
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dout = self._check(dout, self.slope)
+        return dout * self.slope
+
+
+class Sigmoid(_Activation):
+    """y = 1 / (1 + exp(-x));  dx = dout * y * (1 - y)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dout = self._check(dout, self.out)
+        return dout * self.out * (1 - self.out)
+
+
+class Tanh(_Activation):
+    """y = tanh(x);  dx = dout * (1 - y^2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        self.out = np.tanh(as_float_array(x))
+        return self.out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dout = self._check(dout, self.out)
+        return dout * (1 - self.out * self.out)
+
+
+class Identity(_Activation):
+    """y = x;  dx = dout (a placeholder where no activation is wanted)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shape: tuple | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        x = np.asarray(x)
+        self.shape = x.shape
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _need_forward(self, self.shape)
+        return _check_dout(self, dout, self.shape)
+
+
+# --- output layers: last activation fused with its loss ---------------------------------
+
+
+class LossLayer(Layer):
+    """Base of the output layers: ``forward(x, t)`` gives the loss, ``backward()`` dL/dx."""
+
+    #: name of the activation the layer applies to get probabilities / predictions
+    activation = "identity"
+
+    def output(self, x: np.ndarray) -> np.ndarray:
+        """The output activation alone: what the network predicts for scores ``x``."""
+        raise NotImplementedError
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
+        raise NotImplementedError
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
+        raise NotImplementedError
+
+    @staticmethod
+    def _scores(x) -> np.ndarray:
+        x = as_float_array(x)
+        if x.ndim != 2:
+            raise ValueError(f"expected scores of shape (N, classes), got shape {x.shape}")
+        if x.shape[0] == 0:
+            raise ValueError(f"empty batch: scores have shape {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("scores contain NaN or inf (has training diverged?)")
+        return x
+
+    @staticmethod
+    def _targets(t, x: np.ndarray, labels_ok: bool) -> np.ndarray:
+        t = np.asarray(t)
+        if labels_ok and t.shape == (x.shape[0],):
+            return _check_labels(t, x.shape[1])
+        if t.shape != x.shape:
+            want = f"{x.shape} or labels of shape ({x.shape[0]},)" if labels_ok else f"{x.shape}"
+            raise ValueError(f"target shape mismatch: expected {want}, got t of shape {t.shape}")
+        t = as_float_array(t)
+        if not np.all(np.isfinite(t)):
+            raise ValueError("targets t contain NaN or inf")
+        return t.astype(x.dtype, copy=False)
+
+
+class SoftmaxCrossEntropy(LossLayer):
+    """Softmax output with cross-entropy loss, from logits (exact, via log-softmax).
+
+    forward: L = -1/N sum_n log softmax(x_n)[t_n];  backward: dx = (softmax(x) - t) / N.
+    ``t`` is one-hot (N, C) or integer labels (N,).
+    """
+
+    activation = "softmax"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.y: np.ndarray | None = None
+        self.t: np.ndarray | None = None
+
+    def output(self, x: np.ndarray) -> np.ndarray:
+        return softmax(x)
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
+        x = self._scores(x)
+        t = self._targets(t, x, labels_ok=True)
+        logp = log_softmax(x)
+        n = x.shape[0]
+        self.y = np.exp(logp)
+        self.t = t
+        if t.ndim == 1:
+            return float(-logp[np.arange(n), t].sum() / n)
+        return float(-(t * logp).sum() / n)
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
+        _need_forward(self, self.y)
+        n = self.y.shape[0]
+        if self.t.ndim == 1:
+            dx = self.y.copy()
+            dx[np.arange(n), self.t] -= 1
+        else:
+            dx = self.y - self.t
+        dx *= float(dout) / n
+        return dx
+
+
+class SigmoidBinaryCrossEntropy(LossLayer):
+    """Sigmoid output with binary cross-entropy, from logits; averaged over every element.
+
+    forward: L = mean(softplus(x) - t x) = -mean(t log s + (1 - t) log(1 - s)), s = sigmoid(x);
+    backward: dx = (s - t) / (N * outputs).  ``t`` holds 0/1 targets of x's shape
+    (or labels of shape (N,) when there is one output).
+    """
+
+    activation = "sigmoid"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.y: np.ndarray | None = None
+        self.t: np.ndarray | None = None
+
+    def output(self, x: np.ndarray) -> np.ndarray:
+        return sigmoid(x)
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
+        x = self._scores(x)
+        t = np.asarray(t)
+        if x.shape[1] == 1 and t.shape == (x.shape[0],):
+            t = t.reshape(-1, 1)
+        t = self._targets(t, x, labels_ok=False)
+        # softplus(x) = max(x, 0) + log(1 + exp(-|x|)) never overflows.
+        loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+        self.y = sigmoid(x)
+        self.t = t
+        return float(loss.mean())
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
+        _need_forward(self, self.y)
+        dx = self.y - self.t
+        dx *= float(dout) / self.y.size
+        return dx
+
+
+class IdentityMSE(LossLayer):
+    """Identity output with the book's squared error, averaged over the batch.
+
+    forward: L = 1/(2N) sum (x - t)^2;  backward: dx = (x - t) / N.
+    """
+
+    activation = "identity"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.diff: np.ndarray | None = None
+
+    def output(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x)
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
+        x = self._scores(x)
+        t = np.asarray(t)
+        if x.shape[1] == 1 and t.shape == (x.shape[0],):
+            t = t.reshape(-1, 1)
+        t = self._targets(t, x, labels_ok=False)
+        self.diff = x - t
+        return float(0.5 * np.sum(self.diff * self.diff) / x.shape[0])
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
+        _need_forward(self, self.diff)
+        return self.diff * (float(dout) / self.diff.shape[0])

@@ -1,0 +1,305 @@
+"""Networks: a stack of layers with an output/loss layer, as in the book's chapter 5.
+
+Parameters are named like the book's ``params`` dict: the k-th layer that has a weight
+contributes ``Wk`` and ``bk``; other parameters of a layer (batch-norm's gamma and beta)
+get the number of the weighted layer before them. The order is the order of the layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .functions import as_float_array
+from .gradient import numerical_gradient as _numerical_gradient
+from .init import as_generator
+from .layers import (
+    Affine,
+    IdentityMSE,
+    Layer,
+    LeakyReLU,
+    LossLayer,
+    ReLU,
+    Sigmoid,
+    SigmoidBinaryCrossEntropy,
+    SoftmaxCrossEntropy,
+    Tanh,
+)
+
+__all__ = ["ACTIVATIONS", "OUTPUTS", "Sequential", "MLP", "TwoLayerNet"]
+
+ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+OUTPUTS = {
+    "softmax": SoftmaxCrossEntropy,
+    "sigmoid": SigmoidBinaryCrossEntropy,
+    "identity": IdentityMSE,
+}
+
+
+class Sequential:
+    """Layers applied in order, then an output layer that fuses activation and loss.
+
+    >>> net = Sequential([Affine(in_features=2, out_features=8, rng=0), ReLU(),
+    ...                   Affine(in_features=8, out_features=2, rng=1)])
+    >>> net.predict(np.zeros((5, 2))).shape
+    (5, 2)
+
+    ``weight_decay`` (lambda) adds lambda/2 * sum ||W||^2 to the loss and lambda * W to
+    each weight gradient, as the book's MultiLayerNet does.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Layer],
+        loss: LossLayer | None = None,
+        weight_decay: float = 0.0,
+    ) -> None:
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a network needs at least one layer")
+        for layer in layers:
+            if not isinstance(layer, Layer) or isinstance(layer, LossLayer):
+                raise TypeError(f"expected hidden layers (Layer instances), got {layer!r}")
+        self.layers = layers
+        self.loss_layer = SoftmaxCrossEntropy() if loss is None else loss
+        if not isinstance(self.loss_layer, LossLayer):
+            raise TypeError(f"loss must be an output layer (LossLayer), got {loss!r}")
+        weight_decay = float(weight_decay)
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.weight_decay = weight_decay
+        # Nothing uses the gradient with respect to the data: skip it in the first layer.
+        if hasattr(layers[0], "need_dx"):
+            layers[0].need_dx = False
+        self._names: list[tuple[str, Layer, str]] = []
+        k = 0
+        for layer in layers:
+            if "W" in layer.params:
+                k += 1
+            for key in layer.params:
+                self._names.append((f"{key}{max(k, 1)}", layer, key))
+
+    # --- parameters --------------------------------------------------------------------
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Named parameters W1, b1, W2, ... (the layers' own arrays, not copies)."""
+        return {name: layer.params[key] for name, layer, key in self._names}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """Gradients of the last :meth:`gradient` call, named like :attr:`params`."""
+        return {name: layer.grads[key] for name, layer, key in self._names}
+
+    @property
+    def dtype(self) -> np.dtype:
+        for _, layer, key in self._names:
+            return layer.params[key].dtype
+        return np.dtype(np.float64)
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        """Copy values into the parameters (shapes must match; dtypes are kept)."""
+        own = self.params
+        missing = set(own) - set(params)
+        unknown = set(params) - set(own)
+        if missing or unknown:
+            raise ValueError(
+                f"parameter names differ: missing {sorted(missing)}, unexpected {sorted(unknown)}"
+            )
+        for name, value in params.items():
+            value = np.asarray(value)
+            if value.shape != own[name].shape:
+                raise ValueError(
+                    f"{name}: expected shape {own[name].shape}, got {value.shape}"
+                )
+            own[name][...] = value
+
+    def n_params(self) -> int:
+        """Number of trainable scalars."""
+        return sum(p.size for p in self.params.values())
+
+    # --- forward -----------------------------------------------------------------------
+
+    def _input(self, x) -> np.ndarray:
+        x = as_float_array(x)
+        if x.ndim < 2:
+            raise ValueError(f"expected a batch of shape (N, features), got shape {x.shape}")
+        if x.shape[0] == 0:
+            raise ValueError(f"empty batch: x has shape {x.shape}")
+        return x.astype(self.dtype, copy=False)
+
+    def forward(self, x, train: bool = False) -> np.ndarray:
+        """Scores before the output activation (the book's ``predict``)."""
+        out = self._input(x)
+        for layer in self.layers:
+            out = layer.forward(out, train=train)
+        return out
+
+    def predict(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Scores (logits) for ``x``, in inference mode; optionally in chunks."""
+        if batch_size is None:
+            return self.forward(x, train=False)
+        x = self._input(x)
+        parts = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts)
+
+    def predict_proba(self, x, batch_size: int | None = None) -> np.ndarray:
+        """The output activation applied to the scores (softmax or sigmoid probabilities)."""
+        return self.loss_layer.output(self.predict(x, batch_size))
+
+    def predict_classes(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Predicted class index per sample (threshold 0 on the logit for one sigmoid output)."""
+        scores = self.predict(x, batch_size)
+        if scores.shape[1] == 1:
+            return (scores[:, 0] > 0).astype(np.int64)
+        return np.argmax(scores, axis=1)
+
+    def _decay_loss(self) -> float:
+        if not self.weight_decay:
+            return 0.0
+        total = sum(float(np.sum(p * p)) for n, p in self.params.items() if n.startswith("W"))
+        return 0.5 * self.weight_decay * total
+
+    def loss(self, x, t, train: bool = False) -> float:
+        """The loss of the network on (x, t), with the weight-decay term when set."""
+        return self.loss_layer.forward(self.forward(x, train=train), t) + self._decay_loss()
+
+    def accuracy(self, x, t, batch_size: int | None = 10_000) -> float:
+        """Fraction of samples whose predicted class equals ``t`` (labels or one-hot)."""
+        t = np.asarray(t)
+        pred = self.predict_classes(x, batch_size)
+        if t.ndim == 2 and t.shape[1] > 1:
+            t = np.argmax(t, axis=1)
+        t = t.reshape(-1)
+        if t.shape != pred.shape:
+            raise ValueError(f"expected {pred.shape[0]} labels, got t of shape {t.shape}")
+        return float(np.mean(pred == t))
+
+    # --- backward ----------------------------------------------------------------------
+
+    def backprop(self, x, t) -> float:
+        """One forward and backward pass in training mode; fills :attr:`grads`, returns loss.
+
+        The gradient arrays are reused from call to call (no copies): what an optimizer needs.
+        """
+        loss = self.loss(x, t, train=True)
+        dout = self.loss_layer.backward(1.0)
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        if self.weight_decay:
+            for name, layer, key in self._names:
+                if name.startswith("W"):
+                    layer.grads[key] += self.weight_decay * layer.params[key]
+        return loss
+
+    def gradient(self, x, t) -> dict[str, np.ndarray]:
+        """Backprop gradients of the loss, as a new dict of copies named like :attr:`params`."""
+        self.backprop(x, t)
+        return {name: g.copy() for name, g in self.grads.items()}
+
+    def numerical_gradient(self, x, t, h: float = 1e-4) -> dict[str, np.ndarray]:
+        """Central-difference gradients of the loss (slow: two forward passes per scalar)."""
+        x = self._input(x)
+        return {
+            name: _numerical_gradient(lambda _: self.loss(x, t, train=True), p, h=h)
+            for name, p in self.params.items()
+        }
+
+    # --- model files -------------------------------------------------------------------
+
+    def config(self) -> dict:
+        """Architecture as plain JSON values (see :mod:`scratchnn.serialization`)."""
+        return {
+            "layers": [{"type": type(la).__name__, **la.config()} for la in self.layers],
+            "loss": type(self.loss_layer).__name__,
+            "weight_decay": self.weight_decay,
+            "dtype": str(self.dtype),
+        }
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"{type(self).__name__}([\n  {inner}\n], loss={type(self.loss_layer).__name__}())"
+
+
+class MLP(Sequential):
+    """A multi-layer perceptron: Affine -> activation -> ... -> Affine -> output/loss.
+
+    ``sizes`` lists the layer widths from input to output, e.g. [784, 100, 10];
+    ``activation`` is one of relu, leaky_relu, sigmoid, tanh; ``output`` one of
+    softmax (cross-entropy), sigmoid (binary cross-entropy), identity (squared error);
+    ``init`` one of the names in :mod:`scratchnn.init` ("auto": He for ReLU, Xavier else).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        output: str = "softmax",
+        init: str = "auto",
+        dtype=np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        weight_decay: float = 0.0,
+        weight_init_std: float = 0.01,
+    ) -> None:
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes must list at least 2 positive widths, got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {list(ACTIVATIONS)}")
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown output {output!r}; expected one of {list(OUTPUTS)}")
+        if init == "auto":
+            init = "he" if activation in ("relu", "leaky_relu") else "xavier"
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"dtype must be floating point, got {dtype}")
+        if rng is not None and seed is not None:
+            raise TypeError("pass seed= or rng=, not both")
+        rng = as_generator(rng if rng is not None else seed)
+        from .init import initialize
+
+        layers: list[Layer] = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            W = initialize(init, (n_in, n_out), rng=rng, dtype=dtype, std=weight_init_std)
+            layers.append(Affine(W, np.zeros(n_out, dtype=dtype)))
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
+        super().__init__(layers, OUTPUTS[output](), weight_decay=weight_decay)
+        self.sizes = sizes
+        self.activation = activation
+        self.output = output
+        self.init = init
+
+
+class TwoLayerNet(MLP):
+    """The book's two-layer network (chapter 5): Affine -> ReLU -> Affine -> SoftmaxWithLoss.
+
+    ``TwoLayerNet(784, 50, 10)`` has ``params`` W1, b1, W2, b2 drawn as
+    ``weight_init_std * randn``, and the book's ``predict``, ``loss``, ``accuracy``,
+    ``numerical_gradient`` and ``gradient``. Chapter 4's sigmoid variant is
+    ``TwoLayerNet(..., activation="sigmoid")``. float64 by default, like the book.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        weight_init_std: float = 0.01,
+        activation: str = "relu",
+        dtype=np.float64,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(
+            [input_size, hidden_size, output_size],
+            activation=activation,
+            output="softmax",
+            init="normal",
+            weight_init_std=weight_init_std,
+            dtype=dtype,
+            seed=seed,
+            rng=rng,
+        )

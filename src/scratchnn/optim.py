@@ -1,0 +1,200 @@
+"""Optimizers (the book's chapter 6): each updates a dict of parameters in place.
+
+    optimizer.update(params, grads)
+
+``params`` and ``grads`` map the same names to arrays of the same shapes. State (velocities,
+moment estimates) is kept per name and created on first use with the parameter's dtype.
+``weight_decay`` (L2, lambda) adds lambda * p to each gradient before the update, as
+PyTorch's ``weight_decay`` does; it applies to every parameter whose name starts with "W"
+(biases and batch-norm parameters are not decayed).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "OPTIMIZERS",
+           "make_optimizer"]
+
+
+def _check(name: str, value: float, low: float = 0.0, high: float | None = None,
+           low_open: bool = False) -> float:
+    value = float(value)
+    bad = not math.isfinite(value) or value < low or (low_open and value == low)
+    if high is not None and value >= high:
+        bad = True
+    if bad:
+        bound = f"> {low}" if low_open else f">= {low}"
+        if high is not None:
+            bound += f" and < {high}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+class Optimizer:
+    """Base class: validates the learning rate and weight decay, applies the decay."""
+
+    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
+        self.lr = _check("learning rate lr", lr)
+        self.weight_decay = _check("weight_decay", weight_decay)
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.steps = 0
+
+    def _grad(self, name: str, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        if p.shape != g.shape:
+            raise ValueError(f"{name}: gradient shape {g.shape} does not match parameter {p.shape}")
+        if self.weight_decay and name.startswith("W"):
+            return g + self.weight_decay * p
+        return g
+
+    def _slot(self, name: str, slot: str, p: np.ndarray) -> np.ndarray:
+        slots = self.state.setdefault(name, {})
+        if slot not in slots:
+            slots[slot] = np.zeros_like(p)
+        return slots[slot]
+
+    def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Move every parameter one step against its gradient (in place)."""
+        if params.keys() != grads.keys():
+            raise ValueError(
+                f"params and grads name different arrays: {sorted(params)} vs {sorted(grads)}"
+            )
+        self.steps += 1
+        for name, p in params.items():
+            self._step(name, p, self._grad(name, p, grads[name]))
+
+    def _step(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict:
+        return {"lr": self.lr, "weight_decay": self.weight_decay}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """p <- p - lr * g."""
+
+    def __init__(self, lr: float = 0.01, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+
+    def _step(self, name, p, g):
+        p -= self.lr * g
+
+
+class Momentum(Optimizer):
+    """v <- momentum * v - lr * g;  p <- p + v."""
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+        self.momentum = _check("momentum", momentum, 0.0, 1.0)
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "momentum": self.momentum}
+
+    def _step(self, name, p, g):
+        v = self._slot(name, "v", p)
+        v *= self.momentum
+        v -= self.lr * g
+        p += v
+
+
+class Nesterov(Momentum):
+    """Nesterov's accelerated gradient, in the book's form (Bengio et al. 2012):
+
+    v <- momentum * v - lr * g;  p <- p + momentum^2 * v_old - (1 + momentum) * lr * g,
+    which is p <- p + momentum * v_new - lr * g.
+    """
+
+    def _step(self, name, p, g):
+        v = self._slot(name, "v", p)
+        v *= self.momentum
+        v -= self.lr * g
+        p += self.momentum * v
+        p -= self.lr * g
+
+
+class AdaGrad(Optimizer):
+    """h <- h + g^2;  p <- p - lr * g / (sqrt(h) + eps)."""
+
+    def __init__(self, lr: float = 0.01, eps: float = 1e-7, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+        self.eps = _check("eps", eps, low_open=True)
+
+    def _step(self, name, p, g):
+        h = self._slot(name, "h", p)
+        h += g * g
+        p -= self.lr * g / (np.sqrt(h) + self.eps)
+
+
+class RMSprop(Optimizer):
+    """h <- rho * h + (1 - rho) * g^2;  p <- p - lr * g / (sqrt(h) + eps)."""
+
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+        self.decay_rate = _check("decay_rate", decay_rate, 0.0, 1.0)
+        self.eps = _check("eps", eps, low_open=True)
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "decay_rate": self.decay_rate}
+
+    def _step(self, name, p, g):
+        h = self._slot(name, "h", p)
+        h *= self.decay_rate
+        h += (1 - self.decay_rate) * g * g
+        p -= self.lr * g / (np.sqrt(h) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction:
+
+    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
+    p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+    """
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+        self.beta1 = _check("beta1", beta1, 0.0, 1.0)
+        self.beta2 = _check("beta2", beta2, 0.0, 1.0)
+        self.eps = _check("eps", eps, low_open=True)
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "beta1": self.beta1, "beta2": self.beta2}
+
+    def _step(self, name, p, g):
+        m = self._slot(name, "m", p)
+        v = self._slot(name, "v", p)
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * (g * g)
+        t = self.steps
+        step = self.lr / (1 - self.beta1**t)
+        denom = np.sqrt(v)
+        denom *= 1.0 / math.sqrt(1 - self.beta2**t)
+        denom += self.eps
+        p -= step * m / denom
+
+
+OPTIMIZERS = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": AdaGrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+}
+
+
+def make_optimizer(name: str, **kwargs) -> Optimizer:
+    """An optimizer by its lower-case name, e.g. ``make_optimizer("adam", lr=1e-3)``."""
+    key = name.lower()
+    if key not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
+    return OPTIMIZERS[key](**kwargs)
