@@ -165,7 +165,7 @@ def _pair(y, t, labels_ok: bool):
     t = np.asarray(t)
     _check_batch(y)
     _check_finite("predictions y", y)
-    if labels_ok and t.shape == y.shape[:-1] and t.dtype.kind in "iub":
+    if labels_ok and t.shape == y.shape[:-1] and t.dtype.kind in "iubf":
         t = _check_labels(t, y.shape[-1])
         return y.reshape(-1, y.shape[-1]), t.reshape(-1), True
     if t.shape != y.shape:

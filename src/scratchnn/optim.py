@@ -26,9 +26,9 @@ def _check(name: str, value: float, low: float = 0.0, high: float | None = None,
     if high is not None and value >= high:
         bad = True
     if bad:
-        bound = f"> {low}" if low_open else f">= {low}"
+        bound = f"> {low:g}" if low_open else f">= {low:g}"
         if high is not None:
-            bound += f" and < {high}"
+            bound += f" and < {high:g}"
         raise ValueError(f"{name} must be {bound}, got {value}")
     return value
 

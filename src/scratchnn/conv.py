@@ -1,0 +1,336 @@
+"""Convolution and pooling layers on images of shape (N, C, H, W) (the book's chapter 7).
+
+Both are computed on *windows*: for a kernel of kh x kw moved with ``stride`` over the input
+padded by ``pad``, the output has
+
+    OH = (H + 2 pad - kh) // stride + 1,    OW = (W + 2 pad - kw) // stride + 1
+
+positions. :func:`im2col` views every window of x at once (no copy, no Python loop over
+positions); a convolution copies them into a matrix ``col`` of shape (N*OH*OW, C*kh*kw), so
+that the whole layer is one matrix product with the kernels. :func:`col2im` goes back:
+it adds every window's gradient into the input's gradient, one kernel offset (i, j) at a
+time, so kh*kw strided additions in all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .functions import as_float_array
+from .layers import Layer, _check_dout, _need_forward
+
+__all__ = [
+    "output_size",
+    "im2col",
+    "col2im",
+    "Convolution2D",
+    "Conv2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "Flatten",
+]
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    """(h, w) from an int or a pair of ints, each >= 1."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in pair):
+        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _json_pair(pair: tuple[int, int]) -> int | list[int]:
+    return pair[0] if pair[0] == pair[1] else list(pair)
+
+
+def _positive(value, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _non_negative(value, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return int(value)
+
+
+def output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
+    """Number of window positions along one axis: (size + 2 pad - kernel) // stride + 1."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _check_images(layer: Layer, x: np.ndarray, kernel: tuple[int, int], pad: int) -> None:
+    name = type(layer).__name__
+    if x.ndim != 4:
+        raise ValueError(f"{name} expects images of shape (N, C, H, W), got shape {x.shape}")
+    padded = (x.shape[2] + 2 * pad, x.shape[3] + 2 * pad)
+    if padded[0] < kernel[0] or padded[1] < kernel[1]:
+        raise ValueError(
+            f"{name}: the {kernel[0]}x{kernel[1]} window is larger than the padded input "
+            f"{padded[0]}x{padded[1]} (input {x.shape[2]}x{x.shape[3]}, pad {pad})"
+        )
+
+
+def im2col(
+    x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0, pad_value: float = 0.0
+) -> np.ndarray:
+    """All kh x kw windows of x (N, C, H, W), as an array of shape (N, C, OH, OW, kh, kw).
+
+    ``[n, c, p, q]`` is the window whose top-left corner is at (p * stride, q * stride) of
+    the padded input. The result is a strided *view* of the (padded) input: reshaping it into
+    a matrix makes the copy that the book's ``im2col`` makes.
+    """
+    if pad:
+        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=pad_value)
+    return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+
+
+def col2im(
+    cols: np.ndarray, x_shape: tuple[int, ...], stride: int = 1, pad: int = 0
+) -> np.ndarray:
+    """The adjoint of :func:`im2col`: sum window values back into an array of ``x_shape``.
+
+    ``cols`` has the shape (N, C, OH, OW, kh, kw) that im2col returns; where windows overlap
+    their values add up. The padding border is cut off at the end.
+    """
+    n, c, h, w = x_shape
+    _, _, oh, ow, kh, kw = cols.shape
+    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            # Offset (i, j) of every window lands on a strided grid of the input.
+            dx[:, :, i : i + stride * oh : stride, j : j + stride * ow : stride] += cols[..., i, j]
+    if pad:
+        dx = dx[:, :, pad:-pad, pad:-pad]
+    return dx
+
+
+class Convolution2D(Layer):
+    """2-D convolution (cross-correlation, as in every deep-learning library).
+
+    out[n, f, p, q] = b[f] + sum_{c, i, j} W[f, c, i, j] * xpad[n, c, p*stride + i, q*stride + j]
+
+    Shapes: x (N, C, H, W); W (F, C, kh, kw); b (F,); out (N, F, OH, OW).
+    As matrices, with col = im2col(x) of shape (N*OH*OW, C*kh*kw) and Wm = W as (F, C*kh*kw):
+    out = col Wm^T + b; backward: dWm = dout^T col, db = sum dout, dcol = dout Wm and
+    dx = col2im(dcol). ``need_dx = False`` (set by Sequential on the first layer) skips dx.
+    """
+
+    def __init__(
+        self,
+        W: np.ndarray | None = None,
+        b: np.ndarray | None = None,
+        *,
+        in_channels: int | None = None,
+        out_channels: int | None = None,
+        kernel_size: int | tuple[int, int] | None = None,
+        stride: int = 1,
+        pad: int = 0,
+        init: str = "he",
+        dtype=np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        if W is None:
+            from .init import initialize
+
+            if in_channels is None or out_channels is None or kernel_size is None:
+                raise TypeError(
+                    "Convolution2D needs W (and b) or in_channels, out_channels and kernel_size"
+                )
+            kh, kw = _pair(kernel_size, "kernel_size")
+            W = initialize(init, (out_channels, in_channels, kh, kw), rng=rng, dtype=dtype)
+        W = as_float_array(W)
+        if W.ndim != 4:
+            raise ValueError(f"W must be 4-D (F, C, kh, kw), got shape {W.shape}")
+        b = np.zeros(W.shape[0], dtype=W.dtype) if b is None else np.asarray(b, dtype=W.dtype)
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {b.shape}")
+        self.stride = _positive(stride, "stride")
+        self.pad = _non_negative(pad, "pad")
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.need_dx = True
+        self.x_shape: tuple | None = None
+        self.col: np.ndarray | None = None
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.params["W"]
+
+    @property
+    def b(self) -> np.ndarray:
+        return self.params["b"]
+
+    @property
+    def kernel_size(self) -> tuple[int, int]:
+        return self.W.shape[2], self.W.shape[3]
+
+    def config(self) -> dict:
+        f, c = self.W.shape[:2]
+        return {
+            "in_channels": int(c),
+            "out_channels": int(f),
+            "kernel_size": _json_pair(self.kernel_size),
+            "stride": self.stride,
+            "pad": self.pad,
+        }
+
+    def output_shape(self, input_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        """(F, OH, OW) for one input image of shape (C, H, W)."""
+        _, h, w = input_shape
+        kh, kw = self.kernel_size
+        return (
+            self.W.shape[0],
+            output_size(h, kh, self.stride, self.pad),
+            output_size(w, kw, self.stride, self.pad),
+        )
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        x = np.asarray(x)
+        _check_images(self, x, self.kernel_size, self.pad)
+        f, c, kh, kw = self.W.shape
+        if x.shape[1] != c:
+            raise ValueError(
+                f"Convolution2D: input has {x.shape[1]} channels (shape {x.shape}), "
+                f"but W expects {c} (W has shape {self.W.shape})"
+            )
+        x = x.astype(self.W.dtype, copy=False)
+        windows = im2col(x, kh, kw, self.stride, self.pad)
+        n, _, oh, ow = windows.shape[:4]
+        # The one copy of the layer: rows are output positions, columns (c, i, j) offsets.
+        self.col = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+        self.x_shape = x.shape
+        out = self.col @ self.W.reshape(f, -1).T
+        out += self.b
+        # A view in NCHW order of the (N, OH, OW, F) product: no copy needed.
+        return out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        _need_forward(self, self.col)
+        f, c, kh, kw = self.W.shape
+        n = self.x_shape[0]
+        rows = self.col.shape[0]
+        dout = _check_dout(self, dout, (n, f) + self._out_hw())
+        dout = dout.transpose(0, 2, 3, 1).reshape(rows, f)
+        np.matmul(dout.T, self.col, out=self.grads["W"].reshape(f, -1))
+        np.sum(dout, axis=0, out=self.grads["b"])
+        if not self.need_dx:
+            return None
+        oh, ow = self._out_hw()
+        dcol = dout @ self.W.reshape(f, -1)
+        dcol = dcol.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+        return col2im(dcol, self.x_shape, self.stride, self.pad)
+
+    def _out_hw(self) -> tuple[int, int]:
+        return self.output_shape(self.x_shape[1:])[1:]
+
+
+Conv2D = Convolution2D
+
+
+class _Pooling(Layer):
+    """Shared by the pooling layers: window size, stride (default: the window), padding."""
+
+    def __init__(
+        self, pool: int | tuple[int, int] = 2, stride: int | None = None, pad: int = 0
+    ) -> None:
+        super().__init__()
+        self.pool = _pair(pool, "pool")
+        if stride is None:
+            stride = self.pool[0] if self.pool[0] == self.pool[1] else None
+            if stride is None:
+                raise ValueError(f"give a stride for the non-square pool {self.pool}")
+        self.stride = _positive(stride, "stride")
+        self.pad = _non_negative(pad, "pad")
+        if 2 * self.pad > min(self.pool):
+            raise ValueError(f"pad must be at most half the pool size {self.pool}, got {pad}")
+        self.x_shape: tuple | None = None
+
+    def config(self) -> dict:
+        return {"pool": _json_pair(self.pool), "stride": self.stride, "pad": self.pad}
+
+    def _windows(self, x: np.ndarray, pad_value: float) -> np.ndarray:
+        """Windows of x as a (N, C, OH, OW, ph*pw) array (one copy)."""
+        x = as_float_array(x)
+        _check_images(self, x, self.pool, self.pad)
+        self.x_shape = x.shape
+        windows = im2col(x, *self.pool, self.stride, self.pad, pad_value)
+        return windows.reshape(windows.shape[:4] + (-1,))
+
+    def _to_input(self, dcols: np.ndarray) -> np.ndarray:
+        """Gradient on the (N, C, OH, OW, ph*pw) windows -> gradient on the input."""
+        return col2im(dcols.reshape(dcols.shape[:4] + self.pool), self.x_shape, self.stride,
+                      self.pad)
+
+    def _out_shape(self) -> tuple[int, int, int, int]:
+        n, c, h, w = self.x_shape
+        return (n, c, output_size(h, self.pool[0], self.stride, self.pad),
+                output_size(w, self.pool[1], self.stride, self.pad))
+
+
+class MaxPooling2D(_Pooling):
+    """Max over each window: out[n, c, p, q] = max of window (p, q) of channel c.
+
+    Backward sends dout to the position of each window's maximum (remembered as an argmax
+    index) and 0 elsewhere. Padding uses -inf, so padded cells never win.
+    """
+
+    def __init__(
+        self, pool: int | tuple[int, int] = 2, stride: int | None = None, pad: int = 0
+    ) -> None:
+        super().__init__(pool, stride, pad)
+        self.argmax: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        windows = self._windows(x, pad_value=-np.inf)
+        self.argmax = np.argmax(windows, axis=-1)
+        return np.take_along_axis(windows, self.argmax[..., None], axis=-1)[..., 0]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _need_forward(self, self.argmax)
+        dout = _check_dout(self, dout, self._out_shape())
+        dcols = np.zeros(self.argmax.shape + (self.pool[0] * self.pool[1],), dtype=dout.dtype)
+        np.put_along_axis(dcols, self.argmax[..., None], dout[..., None], axis=-1)
+        return self._to_input(dcols)
+
+
+class AveragePooling2D(_Pooling):
+    """Mean over each window (padding counts as zeros, as PyTorch's default).
+
+    Backward spreads dout evenly: every cell of window (p, q) gets dout[p, q] / (ph * pw).
+    """
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        return self._windows(x, pad_value=0.0).mean(axis=-1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _need_forward(self, self.x_shape)
+        dout = _check_dout(self, dout, self._out_shape())
+        size = self.pool[0] * self.pool[1]
+        share = dout * (1.0 / size)
+        dcols = np.broadcast_to(share[..., None], share.shape + (size,))
+        return self._to_input(dcols)
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...), e.g. feature maps into an Affine layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.x_shape: tuple | None = None
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"Flatten expects a batch (N, ...), got shape {x.shape}")
+        self.x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _need_forward(self, self.x_shape)
+        n = self.x_shape[0]
+        dout = _check_dout(self, dout, (n, int(np.prod(self.x_shape[1:]))))
+        return dout.reshape(self.x_shape)

@@ -1,0 +1,337 @@
+"""Finding data files on disk, downloading missing ones, and checking them.
+
+A data set is described by a :class:`DatasetSpec`: a folder name, and for each file the
+SHA-256 of its *decompressed* bytes (mirrors gzip the same data with different headers,
+so only the payload has a stable checksum).
+
+A file is looked for, in this order, in
+
+1. ``<data_dir>/<folder>/`` (the ``data_dir=`` argument),
+2. ``$SCRATCHNN_DATA/<folder>/``,
+3. ``<cache>/<folder>/`` (see :func:`cache_dir`),
+4. the spec's system folders (Debian's ``/usr/share/datasets/fashion-mnist``),
+
+as ``NAME.gz`` or plain ``NAME``. A file there that fails its checksum is an error,
+except in the cache, which is ours: a bad file there is deleted and downloaded again.
+Missing files are downloaded from the mirrors into the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from tqdm import tqdm
+
+from .idx import read_payload
+
+__all__ = ["DOWNLOAD_TIMEOUT", "DatasetSpec", "Fetched", "Place", "cache_dir", "fetch"]
+
+#: Seconds a download may wait on the network for any single step (connect, each read).
+#: The environment variable ``SCRATCHNN_DOWNLOAD_TIMEOUT`` overrides it.
+DOWNLOAD_TIMEOUT = 30.0
+
+_CHUNK = 1 << 16
+_USER_AGENT = "scratchnn/0.1 (Python urllib)"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything the loader needs to find, fetch and check one data set's files."""
+
+    folder: str
+    """Folder name under a data directory and under the cache, e.g. ``"mnist"``."""
+    title: str
+    """Human name for messages, e.g. ``"MNIST"``."""
+    sha256: Mapping[str, str]
+    """File name (without ``.gz``) -> SHA-256 of its decompressed content."""
+    mirrors: tuple[str, ...] = ()
+    """Base URLs; a file's URL is the base followed by ``NAME.gz``."""
+    system_dirs: tuple[Path, ...] = ()
+    """Folders that hold the files directly, such as a Linux package's install location."""
+
+
+class Place(NamedTuple):
+    """One folder that is searched for a data set's files."""
+
+    label: str
+    path: Path | None  # None: the setting was not given
+    ours: bool  # True only for the cache, whose bad files may be deleted
+
+
+class Fetched(NamedTuple):
+    """A verified file: where it was found (or downloaded to) and its decompressed bytes."""
+
+    path: Path
+    payload: bytes
+
+
+def cache_dir() -> Path:
+    """The folder where scratchnn keeps downloads and decoded arrays.
+
+    ``$SCRATCHNN_CACHE`` if set, else ``$XDG_CACHE_HOME/scratchnn``, else
+    ``~/.cache/scratchnn``. It is created on first write, not here.
+    """
+    if os.environ.get("SCRATCHNN_CACHE"):
+        return Path(os.environ["SCRATCHNN_CACHE"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "scratchnn"
+    return Path.home() / ".cache" / "scratchnn"
+
+
+def search_places(
+    folder: str, data_dir: str | os.PathLike[str] | None, system_dirs: tuple[Path, ...] = ()
+) -> list[Place]:
+    """The folders to search for a data set, in order (settings not given have path None)."""
+    env = os.environ.get("SCRATCHNN_DATA")
+    places = [
+        Place("data_dir argument", _sub(data_dir, folder), ours=False),
+        Place("SCRATCHNN_DATA", _sub(env or None, folder), ours=False),
+        Place("cache", cache_dir() / folder, ours=True),
+    ]
+    places += [Place("system folder", Path(d), ours=False) for d in system_dirs]
+    return places
+
+
+def describe_places(places: list[Place]) -> str:
+    """One numbered line per place, saying why a place could not help."""
+    lines = []
+    for i, place in enumerate(places, 1):
+        if place.path is None:
+            where = "(not set)" if place.label.startswith("SCRATCHNN") else "(not given)"
+        elif place.path.is_dir():
+            where = str(place.path)
+        else:
+            where = f"{place.path} (does not exist)"
+        lines.append(f"  {i}. {place.label}: {where}")
+    return "\n".join(lines)
+
+
+def fetch(
+    spec: DatasetSpec, names: list[str], data_dir: str | os.PathLike[str] | None = None
+) -> dict[str, Fetched]:
+    """Find or download each named file of ``spec``, verified against its checksum.
+
+    Raises:
+        ValueError: a file supplied by the user (data_dir, SCRATCHNN_DATA, system folder)
+            is corrupt or fails its checksum.
+        FileNotFoundError: some files are nowhere to be found and could not be downloaded;
+            the message lists them, each place searched, each download tried, and the fix.
+    """
+    places = search_places(spec.folder, data_dir, spec.system_dirs)
+    found: dict[str, Fetched] = {}
+    notes: list[str] = []
+    for name in names:
+        hit = _find(spec, name, places, notes)
+        if hit is not None:
+            found[name] = hit
+
+    missing = [name for name in names if name not in found]
+    if not missing:
+        return found
+
+    mirrors = _mirrors(spec)
+    unreachable: set[str] = set()  # mirrors that timed out or refused: not worth retrying
+    for name in missing:
+        hit = _download_from_mirrors(spec, name, mirrors, unreachable, notes)
+        if hit is not None:
+            found[name] = hit
+
+    still_missing = [name for name in names if name not in found]
+    if still_missing:
+        raise FileNotFoundError(_not_found_message(spec, still_missing, places, mirrors, notes))
+    return found
+
+
+def _sub(root: str | os.PathLike[str] | None, folder: str) -> Path | None:
+    return None if root is None else Path(root).expanduser() / folder
+
+
+def _sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _find(spec: DatasetSpec, name: str, places: list[Place], notes: list[str]) -> Fetched | None:
+    expected = spec.sha256[name]
+    for place in places:
+        if place.path is None:
+            continue
+        for candidate in (place.path / f"{name}.gz", place.path / name):
+            if not candidate.is_file():
+                continue
+            try:
+                payload = read_payload(candidate)
+                problem = None if _sha256(payload) == expected else "checksum mismatch"
+            except ValueError as err:
+                payload, problem = b"", str(err)
+            if problem is None:
+                return Fetched(candidate, payload)
+            if place.ours:
+                # Our own cache: never trust it, never make the user clean it up.
+                candidate.unlink(missing_ok=True)
+                notes.append(f"removed corrupt cached file {candidate} ({problem})")
+                continue
+            raise ValueError(_corrupt_message(spec, name, candidate, payload, problem))
+    return None
+
+
+def _corrupt_message(
+    spec: DatasetSpec, name: str, path: Path, payload: bytes, problem: str
+) -> str:
+    if problem == "checksum mismatch":
+        detail = (
+            f"the SHA-256 of its decompressed content is {_sha256(payload)}, "
+            f"expected {spec.sha256[name]}: the file is truncated, damaged, or a different file"
+        )
+    else:
+        detail = problem
+    return (
+        f"{path}: cannot use this {spec.title} file: {detail}.\n"
+        f"Replace it with a good copy of {name}.gz, or delete it so that scratchnn "
+        "downloads a fresh copy into its cache."
+    )
+
+
+def _mirrors(spec: DatasetSpec) -> list[str]:
+    """URL prefixes to try; ``$SCRATCHNN_MIRRORS`` replaces the built-in list.
+
+    The variable holds whitespace-separated base URLs of servers laid out like a data
+    directory (``BASE/mnist/NAME.gz``); set but empty, it turns downloading off.
+    """
+    env = os.environ.get("SCRATCHNN_MIRRORS")
+    if env is None:
+        return [m if m.endswith("/") else m + "/" for m in spec.mirrors]
+    return [f"{base.rstrip('/')}/{spec.folder}/" for base in env.split()]
+
+
+def _timeout() -> float:
+    value = os.environ.get("SCRATCHNN_DOWNLOAD_TIMEOUT")
+    if not value:
+        return DOWNLOAD_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(f"SCRATCHNN_DOWNLOAD_TIMEOUT must be a positive number, got {value!r}")
+    return seconds
+
+
+class _BadDownload(Exception):
+    """The server answered, but with something that is not the file we want."""
+
+
+def _download_from_mirrors(
+    spec: DatasetSpec, name: str, mirrors: list[str], unreachable: set[str], notes: list[str]
+) -> Fetched | None:
+    timeout = _timeout()
+    for mirror in mirrors:
+        url = f"{mirror}{name}.gz"
+        if mirror in unreachable:
+            notes.append(f"{url}: skipped, the server did not answer before")
+            continue
+        try:
+            return _download(url, spec, name, timeout)
+        except urllib.error.HTTPError as err:
+            err.close()  # it holds the open response; leaving it to the GC warns
+            notes.append(f"{url}: HTTP error {err.code} {err.reason}")
+        except _BadDownload as err:
+            notes.append(f"{url}: {err}")
+        except OSError as err:  # URLError, timeouts, refused or reset connections
+            unreachable.add(mirror)
+            reason = getattr(err, "reason", err)  # URLError wraps the socket error
+            if isinstance(reason, TimeoutError):
+                notes.append(f"{url}: no answer within {timeout:g} s")
+            else:
+                notes.append(f"{url}: {reason}")
+    return None
+
+
+def _download(url: str, spec: DatasetSpec, name: str, timeout: float) -> Fetched:
+    """Download ``url`` into the cache, check it, and only then give it its real name.
+
+    The bytes go to a temporary file in the destination folder; ``os.replace`` then
+    renames it in one step, so the cache never holds a half-written file under the
+    real name, and the temporary file is deleted whatever goes wrong.
+    """
+    folder = cache_dir() / spec.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                total = response.length  # from Content-Length; None when the server omits it
+                received = _copy_with_progress(response, out, total, f"{spec.title} {name}")
+        if total is not None and received < total:
+            raise _BadDownload(f"connection closed after {received} of {total} bytes")
+        try:
+            payload = read_payload(tmp)
+        except ValueError as err:
+            raise _BadDownload(f"truncated or corrupt download ({err.__cause__})") from err
+        if _sha256(payload) != spec.sha256[name]:
+            raise _BadDownload(
+                f"checksum mismatch: SHA-256 of the decompressed content is "
+                f"{_sha256(payload)}, expected {spec.sha256[name]}"
+            )
+        with open(tmp, "rb") as f:
+            compressed = f.read(2) == b"\x1f\x8b"
+        final = folder / (f"{name}.gz" if compressed else name)
+        os.replace(tmp, final)
+        return Fetched(final, payload)
+    except BaseException:
+        # BaseException: Ctrl-C in the middle of a download must not leave a .part behind.
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _copy_with_progress(response, out, total: int | None, label: str) -> int:
+    received = 0
+    # The bar is for people watching a terminal; in logs and notebooks it is noise.
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        desc=f"downloading {label}",
+        disable=not sys.stderr.isatty(),
+        leave=False,
+    ) as bar:
+        while chunk := response.read(_CHUNK):
+            out.write(chunk)
+            received += len(chunk)
+            bar.update(len(chunk))
+    return received
+
+
+def _not_found_message(
+    spec: DatasetSpec,
+    missing: list[str],
+    places: list[Place],
+    mirrors: list[str],
+    notes: list[str],
+) -> str:
+    all_files = ", ".join(f"{n}.gz" for n in spec.sha256)
+    if notes:
+        tried = "\n".join(f"  - {note}" for note in notes)
+    elif os.environ.get("SCRATCHNN_MIRRORS") is not None:
+        tried = "  none: SCRATCHNN_MIRRORS is set but empty, which turns downloads off"
+    else:
+        tried = "  none: this data set has no public mirror"
+    return (
+        f"{spec.title}: {len(missing)} file(s) not found and not downloaded: "
+        f"{', '.join(f'{n}.gz' for n in missing)}\n"
+        f"Looked for each as NAME.gz and as plain NAME in:\n{describe_places(places)}\n"
+        f"What was tried:\n{tried}\n"
+        f"To fix: connect to the internet and try again, or copy the files ({all_files}) "
+        f"into a folder DIR/{spec.folder}/ and either pass data_dir=DIR or set the "
+        f"environment variable SCRATCHNN_DATA=DIR."
+    )

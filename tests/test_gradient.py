@@ -1,0 +1,99 @@
+"""Numerical differentiation and gradient descent: the book's published values."""
+
+import numpy as np
+import pytest
+
+import scratchnn as sn
+
+
+def function_1(x):
+    return 0.01 * x**2 + 0.1 * x
+
+
+def function_2(x):
+    return np.sum(x**2)
+
+
+def test_numerical_diff_published_values():
+    assert sn.numerical_diff(function_1, 5) == 0.1999999999990898
+    assert sn.numerical_diff(function_1, 10) == 0.2999999999986347
+
+
+def test_numerical_gradient_of_sum_of_squares():
+    for point, grad in [([3.0, 4.0], [6.0, 8.0]), ([0.0, 2.0], [0.0, 4.0]), ([3.0, 0.0], [6.0, 0.0])]:
+        np.testing.assert_allclose(sn.numerical_gradient(function_2, np.array(point)), grad,
+                                   atol=1e-7)
+
+
+def test_numerical_gradient_any_shape_and_restores_x():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4))
+    before = x.copy()
+    g = sn.numerical_gradient(lambda a: float(np.sum(np.sin(a))), x)
+    np.testing.assert_allclose(g, np.cos(x), atol=1e-7)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_numerical_gradient_restores_x_when_f_raises():
+    x = np.array([1.0, 2.0, 3.0])
+    calls = []
+
+    def f(a):
+        calls.append(a.copy())
+        if len(calls) == 4:
+            raise RuntimeError("boom")
+        return float(a.sum())
+
+    with pytest.raises(RuntimeError, match="boom"):
+        sn.numerical_gradient(f, x)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+
+
+def test_numerical_gradient_rejects_non_float_arrays():
+    with pytest.raises(TypeError, match="floating-point"):
+        sn.numerical_gradient(function_2, np.array([1, 2]))
+    with pytest.raises(TypeError, match="floating-point"):
+        sn.numerical_gradient(function_2, [1.0, 2.0])
+
+
+def test_gradient_descent_book_lessons():
+    init = np.array([-3.0, 4.0])
+    x = sn.gradient_descent(function_2, init, lr=0.1, step_num=100)
+    assert np.all(np.abs(x) < 1e-9)
+    np.testing.assert_array_equal(init, [-3.0, 4.0])  # the start point is not modified
+    too_big = sn.gradient_descent(function_2, init, lr=10.0, step_num=100)
+    assert np.max(np.abs(too_big)) > 1e10
+    too_small = sn.gradient_descent(function_2, init, lr=1e-10, step_num=100)
+    np.testing.assert_allclose(too_small, init, atol=1e-7)
+    assert not np.array_equal(too_small, init)
+
+
+def test_gradient_descent_returns_path():
+    x, path = sn.gradient_descent(function_2, np.array([-3.0, 4.0]), lr=0.1, step_num=20,
+                                  return_path=True)
+    assert path.shape == (21, 2)
+    np.testing.assert_array_equal(path[0], [-3.0, 4.0])
+    np.testing.assert_array_equal(path[-1], x)
+    np.testing.assert_allclose(path[1], [-3.0 * 0.8, 4.0 * 0.8])
+
+
+def test_gradient_descent_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="learning rate"):
+        sn.gradient_descent(function_2, np.array([1.0]), lr=-0.1)
+    with pytest.raises(ValueError, match="step_num"):
+        sn.gradient_descent(function_2, np.array([1.0]), step_num=2.5)
+
+
+def test_gradient_check_finds_a_wrong_backward():
+    rng = np.random.default_rng(0)
+    net = sn.MLP([4, 5, 3], activation="tanh", dtype=np.float64, seed=0)
+    x, t = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    assert max(sn.gradient_check(net, x, t).values()) < 1e-7
+
+    class BrokenTanh(sn.Tanh):
+        def backward(self, dout):
+            return dout * (1 - self.out)  # forgot the square
+
+    broken = sn.Sequential([net.layers[0], BrokenTanh(), net.layers[2]])
+    errors = sn.gradient_check(broken, x, t)
+    assert errors["W1"] > 1e-2 and errors["W2"] < 1e-7

@@ -1,0 +1,145 @@
+"""Each layer's backward against finite differences, dtypes, and errors on bad input."""
+
+import numpy as np
+import pytest
+
+import scratchnn as sn
+
+RNG = np.random.default_rng(42)
+
+
+def _relative_error(a, b):
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(a)), np.max(np.abs(b)), 1e-300)
+
+
+def check_layer(layer, x, h=1e-6):
+    """Backprop of L = sum(forward(x) * dout) against central differences, for x and params."""
+    dout = RNG.standard_normal(layer.forward(x, train=True).shape)
+    dout_before = dout.copy()
+
+    def objective(_):
+        return float(np.sum(layer.forward(x, train=True) * dout))
+
+    layer.forward(x, train=True)
+    dx = layer.backward(dout)
+    np.testing.assert_array_equal(dout, dout_before)  # backward never writes into dout
+    errors = {"x": _relative_error(dx, sn.numerical_gradient(objective, x, h))}
+    grads = {k: g.copy() for k, g in layer.grads.items()}
+    for name, p in layer.params.items():
+        errors[name] = _relative_error(grads[name], sn.numerical_gradient(objective, p, h))
+    return errors
+
+
+ACTIVATIONS = [sn.ReLU(), sn.LeakyReLU(0.1), sn.Sigmoid(), sn.Tanh(), sn.Identity()]
+
+
+@pytest.mark.parametrize("layer", ACTIVATIONS, ids=lambda la: type(la).__name__)
+def test_activation_layers_pass_gradient_check(layer):
+    x = RNG.standard_normal((4, 5))
+    x[np.abs(x) < 1e-3] = 0.5  # stay away from the ReLU kink
+    errors = check_layer(layer, x)
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_affine_gradient_check_and_shapes():
+    layer = sn.Affine(in_features=6, out_features=3, dtype=np.float64, rng=0)
+    layer.params["b"][:] = RNG.standard_normal(3)
+    errors = check_layer(layer, RNG.standard_normal((5, 6)))
+    assert max(errors.values()) < 1e-7, errors
+    assert layer.dW.shape == (6, 3) and layer.db.shape == (3,)
+
+
+def test_affine_flattens_images_and_reshapes_dx_back():
+    layer = sn.Affine(in_features=12, out_features=2, dtype=np.float64, rng=1)
+    x = RNG.standard_normal((4, 3, 2, 2))
+    y = layer.forward(x)
+    np.testing.assert_allclose(y, x.reshape(4, 12) @ layer.W + layer.b)
+    dx = layer.backward(np.ones((4, 2)))
+    assert dx.shape == x.shape
+    errors = check_layer(layer, x)
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_affine_hand_computed_values():
+    layer = sn.Affine(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, -0.5]))
+    x = np.array([[1.0, 1.0], [0.0, 2.0]])
+    np.testing.assert_allclose(layer.forward(x), [[4.5, 5.5], [6.5, 7.5]])
+    dx = layer.backward(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    np.testing.assert_allclose(layer.dW, [[1.0, 0.0], [1.0, 2.0]])
+    np.testing.assert_allclose(layer.db, [1.0, 1.0])
+    np.testing.assert_allclose(dx, [[1.0, 3.0], [2.0, 4.0]])
+
+
+@pytest.mark.parametrize(
+    "loss, target",
+    [
+        (sn.SoftmaxCrossEntropy(), lambda: RNG.integers(0, 4, 5)),
+        (sn.SoftmaxCrossEntropy(), lambda: sn.one_hot(RNG.integers(0, 4, 5), 4)),
+        (sn.SigmoidBinaryCrossEntropy(), lambda: RNG.integers(0, 2, (5, 4)).astype(float)),
+        (sn.IdentityMSE(), lambda: RNG.standard_normal((5, 4))),
+    ],
+    ids=["softmax-labels", "softmax-onehot", "sigmoid-bce", "identity-mse"],
+)
+def test_output_layers_pass_gradient_check(loss, target):
+    x = RNG.standard_normal((5, 4)) * 2
+    t = target()
+    loss.forward(x, t)
+    dx = loss.backward()
+    numerical = sn.numerical_gradient(lambda _: loss.forward(x, t), x, 1e-6)
+    assert _relative_error(dx, numerical) < 1e-7
+
+
+def test_output_layer_losses_match_the_functions():
+    x = RNG.standard_normal((6, 3))
+    t = RNG.integers(0, 3, 6)
+    assert sn.SoftmaxCrossEntropy().forward(x, t) == pytest.approx(sn.softmax_cross_entropy(x, t))
+    tb = RNG.integers(0, 2, (6, 3)).astype(float)
+    assert sn.SigmoidBinaryCrossEntropy().forward(x, tb) == pytest.approx(
+        sn.binary_cross_entropy(sn.sigmoid(x), tb), rel=1e-12
+    )
+    assert sn.IdentityMSE().forward(x, tb) == pytest.approx(sn.mean_squared_error(x, tb))
+    # Softmax backward is the closed form (y - t) / N.
+    layer = sn.SoftmaxCrossEntropy()
+    layer.forward(x, t)
+    np.testing.assert_allclose(layer.backward(), (sn.softmax(x) - sn.one_hot(t, 3)) / 6)
+
+
+def test_sigmoid_bce_from_logits_is_stable():
+    layer = sn.SigmoidBinaryCrossEntropy()
+    loss = layer.forward(np.array([[1e4], [-1e4]], dtype=np.float32), np.array([0.0, 1.0]))
+    assert loss == pytest.approx(1e4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layers_keep_the_dtype(dtype):
+    x = RNG.standard_normal((3, 4)).astype(dtype)
+    for layer in [sn.Affine(in_features=4, out_features=4, dtype=dtype, rng=0), *ACTIVATIONS]:
+        y = layer.forward(x, train=True)
+        assert y.dtype == dtype, type(layer).__name__
+        assert layer.backward(np.ones_like(y)).dtype == dtype, type(layer).__name__
+        for g in layer.grads.values():
+            assert g.dtype == dtype
+    loss = sn.SoftmaxCrossEntropy()
+    loss.forward(x, np.array([0, 1, 2]))
+    assert loss.backward().dtype == dtype
+
+
+def test_layer_errors_name_the_shapes():
+    layer = sn.Affine(in_features=4, out_features=2, rng=0)
+    with pytest.raises(ValueError, match=r"3 features.*expects 4"):
+        layer.forward(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match=r"\(N, features\)"):
+        layer.forward(np.zeros(4))
+    layer.forward(np.zeros((5, 4)))
+    with pytest.raises(ValueError, match=r"expected dout of shape \(5, 2\), got \(5, 3\)"):
+        layer.backward(np.zeros((5, 3)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        sn.ReLU().backward(np.zeros(3))
+    with pytest.raises(ValueError, match="b must have shape"):
+        sn.Affine(np.zeros((3, 2)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"target shape mismatch.*\(2, 3\)"):
+        sn.SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        sn.SoftmaxCrossEntropy().forward(np.array([[np.nan, 0.0]]), np.array([0]))
+    with pytest.raises(ValueError, match="alpha"):
+        sn.LeakyReLU(-1)

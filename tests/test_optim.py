@@ -1,0 +1,113 @@
+"""Optimizers: convergence on a convex quadratic and on XOR, validation, state handling."""
+
+import numpy as np
+import pytest
+
+import scratchnn as sn
+
+SETTINGS = {
+    "SGD": dict(lr=0.1),
+    "Momentum": dict(lr=0.05, momentum=0.9),
+    "Nesterov": dict(lr=0.05, momentum=0.9),
+    "AdaGrad": dict(lr=0.5),
+    "RMSprop": dict(lr=0.05),
+    "Adam": dict(lr=0.1),
+}
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_optimizer_reaches_the_minimum_of_a_convex_quadratic(name):
+    # f(x, y) = x^2 / 20 + y^2 (the book's ill-conditioned bowl, shifted): minimum at (1, -2).
+    params = {"W": np.array([-7.0, 2.0])}
+    target = np.array([1.0, -2.0])
+    scale = np.array([1 / 20, 1.0])
+    opt = getattr(sn, name)(**SETTINGS[name])
+    for _ in range(3000):
+        opt.update(params, {"W": 2 * scale * (params["W"] - target)})
+    np.testing.assert_allclose(params["W"], target, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_optimizer_trains_an_mlp_to_solve_xor(name):
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    t = np.array([0, 1, 1, 0])
+    net = sn.MLP([2, 8, 2], activation="tanh", init="xavier", seed=0)
+    lr = {"SGD": 0.5, "Momentum": 0.1, "Nesterov": 0.1, "AdaGrad": 0.3}.get(name, 0.05)
+    opt = getattr(sn, name)(**{**SETTINGS[name], "lr": lr})
+    for _ in range(1000):
+        net.backprop(x, t)
+        opt.update(net.params, net.grads)
+    assert net.accuracy(x, t) == 1.0
+    assert net.loss(x, t) < 0.05
+
+
+def test_xor_toy_generator_is_learnable():
+    from scratchnn.data import make_xor
+
+    x, t = make_xor(200, seed=0)
+    net = sn.MLP([2, 16, 2], activation="relu", seed=1)
+    opt = sn.Adam(lr=0.02)
+    for _ in range(500):
+        net.backprop(x, t)
+        opt.update(net.params, net.grads)
+    assert net.accuracy(x, t) > 0.95
+
+
+def test_sgd_step_is_exact():
+    p = {"W": np.array([1.0, 2.0]), "b": np.array([0.5])}
+    sn.SGD(lr=0.1).update(p, {"W": np.array([1.0, -1.0]), "b": np.array([2.0])})
+    np.testing.assert_allclose(p["W"], [0.9, 2.1])
+    np.testing.assert_allclose(p["b"], [0.3])
+
+
+def test_weight_decay_applies_to_weights_not_biases():
+    p = {"W1": np.array([1.0]), "b1": np.array([1.0])}
+    sn.SGD(lr=0.1, weight_decay=0.5).update(p, {"W1": np.array([0.0]), "b1": np.array([0.0])})
+    np.testing.assert_allclose(p["W1"], [0.95])
+    np.testing.assert_allclose(p["b1"], [1.0])
+
+
+def test_adam_first_step_is_lr_times_sign():
+    p = {"W": np.array([1.0, 1.0])}
+    sn.Adam(lr=0.01).update(p, {"W": np.array([3.0, -0.2])})
+    np.testing.assert_allclose(p["W"], [0.99, 1.01], atol=1e-7)
+
+
+def test_optimizers_keep_float32():
+    for name, kwargs in SETTINGS.items():
+        p = {"W": np.ones(3, dtype=np.float32)}
+        opt = getattr(sn, name)(**kwargs)
+        for _ in range(2):
+            opt.update(p, {"W": np.full(3, 0.5, dtype=np.float32)})
+        assert p["W"].dtype == np.float32, name
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: sn.SGD(lr=-0.1), "learning rate lr must be >= 0, got -0.1"),
+        (lambda: sn.Adam(lr=float("nan")), "learning rate"),
+        (lambda: sn.Momentum(momentum=1.0), "momentum"),
+        (lambda: sn.Adam(beta1=1.5), "beta1"),
+        (lambda: sn.RMSprop(decay_rate=-0.1), "decay_rate"),
+        (lambda: sn.AdaGrad(eps=0), "eps"),
+        (lambda: sn.SGD(weight_decay=-1), "weight_decay"),
+        (lambda: sn.make_optimizer("lbfgs"), "unknown optimizer"),
+    ],
+)
+def test_bad_hyperparameters_are_rejected(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_update_checks_names_and_shapes():
+    opt = sn.SGD(lr=0.1)
+    with pytest.raises(ValueError, match="different arrays"):
+        opt.update({"W": np.ones(2)}, {"V": np.ones(2)})
+    with pytest.raises(ValueError, match=r"W: gradient shape \(3,\) does not match parameter \(2,\)"):
+        opt.update({"W": np.ones(2)}, {"W": np.ones(3)})
+
+
+def test_make_optimizer_by_name():
+    opt = sn.make_optimizer("Adam", lr=0.003)
+    assert isinstance(opt, sn.Adam) and opt.lr == 0.003
