@@ -12,7 +12,9 @@ def float_dtype(dtype: Any) -> np.dtype:
     try:
         result = np.dtype(dtype)
     except TypeError as err:
-        raise TypeError(f"dtype must be a floating-point type such as np.float32, got {dtype!r}") from err
+        raise TypeError(
+            f"dtype must be a floating-point type such as np.float32, got {dtype!r}"
+        ) from err
     if not np.issubdtype(result, np.floating):
         raise TypeError(f"dtype must be a floating-point type such as np.float32, got {result}")
     return result

@@ -19,6 +19,7 @@ Missing files are downloaded from the mirrors into the cache.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import sys
 import tempfile
@@ -52,9 +53,9 @@ class DatasetSpec:
     title: str
     """Human name for messages, e.g. ``"MNIST"``."""
     sha256: Mapping[str, str]
-    """File name (without ``.gz``) -> SHA-256 of its decompressed content."""
+    """File name (IDX files: without ``.gz``) -> SHA-256 of its decompressed content."""
     mirrors: tuple[str, ...] = ()
-    """Base URLs; a file's URL is the base followed by ``NAME.gz``."""
+    """Base URLs; a file's URL is the base followed by :func:`published_name`."""
     system_dirs: tuple[Path, ...] = ()
     """Folders that hold the files directly, such as a Linux package's install location."""
 
@@ -155,6 +156,11 @@ def _sub(root: str | os.PathLike[str] | None, folder: str) -> Path | None:
     return None if root is None else Path(root).expanduser() / folder
 
 
+def published_name(name: str) -> str:
+    """The name a file has on disk and on mirrors: IDX files (no suffix) are gzipped."""
+    return name if "." in name else f"{name}.gz"
+
+
 def _sha256(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
@@ -183,9 +189,7 @@ def _find(spec: DatasetSpec, name: str, places: list[Place], notes: list[str]) -
     return None
 
 
-def _corrupt_message(
-    spec: DatasetSpec, name: str, path: Path, payload: bytes, problem: str
-) -> str:
+def _corrupt_message(spec: DatasetSpec, name: str, path: Path, payload: bytes, problem: str) -> str:
     if problem == "checksum mismatch":
         detail = (
             f"the SHA-256 of its decompressed content is {_sha256(payload)}, "
@@ -195,7 +199,7 @@ def _corrupt_message(
         detail = problem
     return (
         f"{path}: cannot use this {spec.title} file: {detail}.\n"
-        f"Replace it with a good copy of {name}.gz, or delete it so that scratchnn "
+        f"Replace it with a good copy of {published_name(name)}, or delete it so that scratchnn "
         "downloads a fresh copy into its cache."
     )
 
@@ -234,9 +238,9 @@ def _download_from_mirrors(
 ) -> Fetched | None:
     timeout = _timeout()
     for mirror in mirrors:
-        url = f"{mirror}{name}.gz"
+        url = f"{mirror}{published_name(name)}"
         if mirror in unreachable:
-            notes.append(f"{url}: skipped, the server did not answer before")
+            notes.append(f"{url}: skipped, unreachable on an earlier try")
             continue
         try:
             return _download(url, spec, name, timeout)
@@ -244,6 +248,10 @@ def _download_from_mirrors(
             err.close()  # it holds the open response; leaving it to the GC warns
             notes.append(f"{url}: HTTP error {err.code} {err.reason}")
         except _BadDownload as err:
+            notes.append(f"{url}: {err}")
+        except http.client.HTTPException as err:  # e.g. a chunked response cut short
+            notes.append(f"{url}: broken HTTP response ({type(err).__name__}: {err})")
+        except ValueError as err:  # a malformed entry in SCRATCHNN_MIRRORS
             notes.append(f"{url}: {err}")
         except OSError as err:  # URLError, timeouts, refused or reset connections
             unreachable.add(mirror)
@@ -302,7 +310,7 @@ def _copy_with_progress(response, out, total: int | None, label: str) -> int:
         unit="B",
         unit_scale=True,
         desc=f"downloading {label}",
-        disable=not sys.stderr.isatty(),
+        disable=not (sys.stderr and sys.stderr.isatty()),  # no stderr under pythonw
         leave=False,
     ) as bar:
         while chunk := response.read(_CHUNK):
@@ -312,6 +320,20 @@ def _copy_with_progress(response, out, total: int | None, label: str) -> int:
     return received
 
 
+def _misplaced_hint(spec: DatasetSpec, places: list[Place]) -> str:
+    """A common slip: pointing data_dir at the ``mnist`` folder itself, not at its parent."""
+    for place, setting in zip(places[:2], ("data_dir", "SCRATCHNN_DATA"), strict=True):
+        if place.path is None:
+            continue
+        root = place.path.parent
+        if any((root / published_name(n)).is_file() or (root / n).is_file() for n in spec.sha256):
+            return (
+                f"\nNote: {root} itself holds {spec.title} files, but {setting} must name the "
+                f"folder that contains {spec.folder}/: set {setting} to {root.parent} instead."
+            )
+    return ""
+
+
 def _not_found_message(
     spec: DatasetSpec,
     missing: list[str],
@@ -319,19 +341,19 @@ def _not_found_message(
     mirrors: list[str],
     notes: list[str],
 ) -> str:
-    all_files = ", ".join(f"{n}.gz" for n in spec.sha256)
-    if notes:
-        tried = "\n".join(f"  - {note}" for note in notes)
-    elif os.environ.get("SCRATCHNN_MIRRORS") is not None:
-        tried = "  none: SCRATCHNN_MIRRORS is set but empty, which turns downloads off"
-    else:
-        tried = "  none: this data set has no public mirror"
+    all_files = ", ".join(published_name(n) for n in spec.sha256)
+    tried = [f"  - {note}" for note in notes]
+    if not mirrors and os.environ.get("SCRATCHNN_MIRRORS") is not None:
+        tried.append("  - no download: SCRATCHNN_MIRRORS is set but empty, which turns it off")
+    elif not mirrors:
+        tried.append("  - no download: this data set has no public mirror")
+    tried_text = "\n".join(tried)
     return (
         f"{spec.title}: {len(missing)} file(s) not found and not downloaded: "
-        f"{', '.join(f'{n}.gz' for n in missing)}\n"
+        f"{', '.join(published_name(n) for n in missing)}\n"
         f"Looked for each as NAME.gz and as plain NAME in:\n{describe_places(places)}\n"
-        f"What was tried:\n{tried}\n"
+        f"What was tried:\n{tried_text}\n"
         f"To fix: connect to the internet and try again, or copy the files ({all_files}) "
         f"into a folder DIR/{spec.folder}/ and either pass data_dir=DIR or set the "
-        f"environment variable SCRATCHNN_DATA=DIR."
+        f"environment variable SCRATCHNN_DATA=DIR." + _misplaced_hint(spec, places)
     )

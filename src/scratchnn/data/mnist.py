@@ -25,15 +25,18 @@ __all__ = ["FASHION_MNIST", "FASHION_MNIST_CLASSES", "MNIST", "load_fashion_mnis
 
 Split = tuple[np.ndarray, np.ndarray]
 
+# SHA-256 of the decompressed files: the same on every mirror, whatever its gzip headers.
+_MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
 MNIST = DatasetSpec(
     folder="mnist",
     title="MNIST",
-    sha256={
-        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    },
+    sha256=_MNIST_SHA256,
     mirrors=(
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -42,15 +45,17 @@ MNIST = DatasetSpec(
 
 # Checksums of the decompressed files; the compressed ones differ between the upstream
 # release and Debian's package (re-gzipped), the content does not.
+_FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+
 FASHION_MNIST = DatasetSpec(
     folder="fashion-mnist",
     title="Fashion-MNIST",
-    sha256={
-        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-    },
+    sha256=_FASHION_MNIST_SHA256,
     mirrors=(
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
@@ -136,13 +141,13 @@ def _load(
 ) -> tuple[Split, Split]:
     dtype = float_dtype(dtype)  # check arguments before any slow work
     arrays = _decoded_arrays(spec, data_dir)
-    return tuple(  # type: ignore[return-value]
-        (
-            _images(arrays[f"{split}-images-idx3-ubyte"], normalize, flatten, dtype),
-            _labels(arrays[f"{split}-labels-idx1-ubyte"], one_hot_label, dtype),
-        )
-        for split in ("train", "t10k")
-    )
+
+    def split(prefix: str) -> Split:
+        images = _images(arrays[f"{prefix}-images-idx3-ubyte"], normalize, flatten, dtype)
+        labels = _labels(arrays[f"{prefix}-labels-idx1-ubyte"], one_hot_label, dtype)
+        return images, labels
+
+    return split("train"), split("t10k")
 
 
 def _images(raw: np.ndarray, normalize: bool, flatten: bool, dtype: np.dtype) -> np.ndarray:
@@ -178,9 +183,7 @@ def _decoded_arrays(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None) 
         n_images = len(arrays[f"{split}-images-idx3-ubyte"])
         n_labels = len(arrays[f"{split}-labels-idx1-ubyte"])
         if n_images != n_labels:
-            raise ValueError(
-                f"{spec.title} {split}: {n_images} images but {n_labels} labels"
-            )
+            raise ValueError(f"{spec.title} {split}: {n_images} images but {n_labels} labels")
     return arrays
 
 
