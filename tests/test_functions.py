@@ -126,7 +126,10 @@ def test_one_hot():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: sn.cross_entropy_error(np.ones((2, 3)) / 3, np.ones((3, 3))), r"\(2, 3\).*\(3, 3\)"),
+        (
+            lambda: sn.cross_entropy_error(np.ones((2, 3)) / 3, np.ones((3, 3))),
+            r"\(2, 3\).*\(3, 3\)",
+        ),
         (lambda: sn.cross_entropy_error(np.ones((2, 3)) / 3, np.array([0, 3])), r"\[0, 2\].*3"),
         (lambda: sn.cross_entropy_error(np.ones((2, 3)) / 3, np.array([-1, 0])), "labels"),
         (lambda: sn.mean_squared_error(np.array([np.nan, 1.0]), np.zeros(2)), "NaN"),

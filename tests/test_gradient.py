@@ -20,9 +20,10 @@ def test_numerical_diff_published_values():
 
 
 def test_numerical_gradient_of_sum_of_squares():
-    for point, grad in [([3.0, 4.0], [6.0, 8.0]), ([0.0, 2.0], [0.0, 4.0]), ([3.0, 0.0], [6.0, 0.0])]:
-        np.testing.assert_allclose(sn.numerical_gradient(function_2, np.array(point)), grad,
-                                   atol=1e-7)
+    cases = [([3.0, 4.0], [6.0, 8.0]), ([0.0, 2.0], [0.0, 4.0]), ([3.0, 0.0], [6.0, 0.0])]
+    for point, grad in cases:
+        g = sn.numerical_gradient(function_2, np.array(point))
+        np.testing.assert_allclose(g, grad, atol=1e-7)
 
 
 def test_numerical_gradient_any_shape_and_restores_x():

@@ -104,7 +104,7 @@ def test_update_checks_names_and_shapes():
     opt = sn.SGD(lr=0.1)
     with pytest.raises(ValueError, match="different arrays"):
         opt.update({"W": np.ones(2)}, {"V": np.ones(2)})
-    with pytest.raises(ValueError, match=r"W: gradient shape \(3,\) does not match parameter \(2,\)"):
+    with pytest.raises(ValueError, match=r"W: gradient shape \(3,\) does not match .* \(2,\)"):
         opt.update({"W": np.ones(2)}, {"W": np.ones(3)})
 
 

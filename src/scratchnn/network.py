@@ -247,7 +247,9 @@ class MLP(Sequential):
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must list at least 2 positive widths, got {sizes}")
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; expected one of {list(ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown activation {activation!r}; expected one of {list(ACTIVATIONS)}"
+            )
         if output not in OUTPUTS:
             raise ValueError(f"unknown output {output!r}; expected one of {list(OUTPUTS)}")
         if init == "auto":
@@ -261,7 +263,7 @@ class MLP(Sequential):
         from .init import initialize
 
         layers: list[Layer] = []
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             W = initialize(init, (n_in, n_out), rng=rng, dtype=dtype, std=weight_init_std)
             layers.append(Affine(W, np.zeros(n_out, dtype=dtype)))
             if i < len(sizes) - 2:
