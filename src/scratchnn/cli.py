@@ -1,0 +1,646 @@
+"""The ``scratchnn`` command: train, evaluate, predict, plot, gradcheck, reproduce, bench.
+
+    scratchnn train                      # an MLP on MNIST, >= 97.5% test accuracy
+    scratchnn evaluate runs/NAME/model.npz
+    scratchnn predict runs/NAME/model.npz my_digit.png
+    scratchnn plot activations -o activations.png
+
+Exit status: 0 on success, 1 on failure, 2 on a usage error. Errors are reported in one
+line; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from tqdm import tqdm
+
+from . import plots
+from .gradient import gradient_check, gradient_descent
+from .images import load_digit
+from .network import ACTIVATIONS, MLP, Sequential
+from .optim import OPTIMIZERS, make_optimizer
+from .serialization import load_model, read_archive, save_model
+from .train import (
+    CHECKPOINT_FORMAT,
+    Callback,
+    CosineDecay,
+    EarlyStopping,
+    StepDecay,
+    Trainer,
+    classification_report,
+    confusion_matrix,
+)
+
+__all__ = ["main", "build_parser"]
+
+DATASETS = ("mnist", "fashion-mnist", "catvnoncat", "xor", "spirals", "circles")
+MODELS = ("mlp", "convnet", "deepconvnet")
+INITS = ("auto", "normal", "xavier", "glorot", "he", "course")
+#: Commands whose options and work live in other modules, imported only when used.
+DELEGATED = {
+    "reproduce": ("scratchnn.reproduce", "re-run the book's and the course's experiments"),
+    "bench": ("scratchnn.bench", "time training steps (against PyTorch when installed)"),
+}
+
+
+class UsageError(Exception):
+    """Options that do not fit together: reported like argparse's errors, exit status 2."""
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+class Dataset(NamedTuple):
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_test: np.ndarray
+    t_test: np.ndarray
+    classes: tuple[str, ...]
+
+
+def load_dataset(name: str, data_dir: str | None = None, images: bool = False,
+                 dtype=np.float32, limit: int | None = None) -> Dataset:
+    """A data set by name, pixels in [0, 1]; ``images`` keeps (N, C, H, W) for convnets.
+
+    ``limit`` keeps the first ``limit`` training and test samples.
+    """
+    from . import data
+
+    if name in ("mnist", "fashion-mnist"):
+        load = data.load_mnist if name == "mnist" else data.load_fashion_mnist
+        (x, t), (xt, tt) = load(flatten=not images, dtype=dtype, data_dir=data_dir)
+        classes = (tuple(str(d) for d in range(10)) if name == "mnist"
+                   else tuple(data.FASHION_MNIST_CLASSES))
+    elif name == "catvnoncat":
+        cats = data.load_catvnoncat(data_dir=data_dir)
+        x, t, xt, tt = cats.train_x, cats.train_y, cats.test_x, cats.test_y
+        # (N, 64, 64, 3) bytes -> (N, 3, 64, 64) or (N, 12288), in [0, 1]
+        x, xt = (a.transpose(0, 3, 1, 2) if images else a.reshape(len(a), -1) for a in (x, xt))
+        x, xt = (a.astype(dtype) / 255 for a in (x, xt))
+        classes = tuple(cats.classes)
+    elif name in ("xor", "spirals", "circles"):
+        if images:
+            raise UsageError(f"{name} is a set of 2-D points: train it with --model mlp")
+        make = {"xor": data.make_xor, "spirals": data.make_spirals,
+                "circles": data.make_circles}[name]
+        n = {"xor": 400, "spirals": 300, "circles": 800}[name]
+        noise = {"xor": {"noise": 0.1}, "spirals": {}, "circles": {}}[name]
+        # Fixed seeds: the data set stays the same whatever --seed the model gets.
+        x, t = make(n, seed=0, dtype=dtype, **noise)
+        xt, tt = make(n, seed=1, dtype=dtype, **noise)
+        t, tt = (a.reshape(-1).astype(np.int64) for a in (t, tt))
+        classes = tuple(str(k) for k in range(int(t.max()) + 1))
+    else:
+        raise UsageError(f"unknown data set {name!r}; expected one of {', '.join(DATASETS)}")
+    if limit:
+        x, t, xt, tt = x[:limit], t[:limit], xt[:limit], tt[:limit]
+    return Dataset(x, t, xt, tt, classes)
+
+
+def _input_shape(model: Sequential) -> tuple[int, ...]:
+    """The shape of one input sample, from the model file or from its first weight."""
+    shape = getattr(model, "meta", {}).get("metadata", {}).get("input_shape")
+    if shape:
+        return tuple(shape)
+    W = model.params["W1"]
+    return (W.shape[0],) if W.ndim == 2 else (W.shape[1], 28, 28)
+
+
+def _class_probabilities(model: Sequential, x: np.ndarray) -> np.ndarray:
+    """(N, classes) probabilities; a single sigmoid output p becomes the two columns 1-p, p."""
+    probs = model.predict_proba(x, batch_size=10_000)
+    return np.hstack([1 - probs, probs]) if probs.shape[1] == 1 else probs
+
+
+def _model_dataset(model: Sequential, args) -> Dataset:
+    meta = getattr(model, "meta", {}).get("metadata", {})
+    name = args.dataset or meta.get("dataset")
+    if name is None:
+        raise UsageError("the model file does not say which data set it was trained on: "
+                         "pass --dataset")
+    images = len(_input_shape(model)) == 3
+    return load_dataset(name, args.data_dir, images=images, dtype=model.dtype, limit=args.limit)
+
+
+# --- train -------------------------------------------------------------------------------
+
+
+class _EpochTable(Callback):
+    """Prints one row per epoch (through tqdm, so that a progress bar stays intact)."""
+
+    HEADER = f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  {'test acc':>8}  {'lr':>9}  {'time':>6}"
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream
+
+    def _write(self, line: str) -> None:
+        tqdm.write(line, file=self.stream or sys.stdout)
+
+    def on_train_begin(self, trainer):
+        self._write(self.HEADER)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        def percent(value, width):
+            return f"{100 * value:{width - 1}.2f}%" if value is not None else "-".rjust(width)
+
+        self._write(f"{epoch:>5}  {logs['loss']:8.4f}  {percent(logs['train_acc'], 9)}  "
+                    f"{percent(logs['val_acc'], 8)}  {logs['lr']:9.3g}  {logs['time']:5.1f}s")
+
+
+#: Options of ``scratchnn train`` that define a run: kept in checkpoints to resume it.
+_RUN_OPTIONS = ("dataset", "model", "hidden", "activation", "init", "optimizer", "lr",
+                "momentum", "weight_decay", "epochs", "batch_size", "seed", "dtype",
+                "limit", "eval_subset", "schedule", "patience", "checkpoint_every")
+
+
+def cmd_train(args) -> int:
+    checkpoint = None
+    if args.resume:
+        checkpoint = Path(args.resume)
+        if checkpoint.is_dir():
+            checkpoint = checkpoint / "checkpoint.npz"
+        saved = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,))[1]["metadata"]["options"]
+        epochs = args.epochs
+        for key in _RUN_OPTIONS:
+            setattr(args, key, saved[key])
+        if epochs is not None:
+            args.epochs = epochs
+        args.out = args.out or str(checkpoint.parent)
+    if args.epochs is None:
+        args.epochs = 10
+    options = {key: getattr(args, key) for key in _RUN_OPTIONS}
+    out = Path(args.out or Path("runs") / f"{args.dataset}-{args.model}-"
+               f"{time.strftime('%Y%m%d-%H%M%S')}")
+    dtype = np.dtype(args.dtype)
+
+    started = time.perf_counter()
+    ds = load_dataset(args.dataset, args.data_dir, images=args.model != "mlp", dtype=dtype,
+                      limit=args.limit)
+    model_rng, train_rng = (np.random.default_rng(s)
+                            for s in np.random.SeedSequence(args.seed).spawn(2))
+    model = _build_model(args, ds, dtype, model_rng)
+    optimizer = _build_optimizer(args)
+    callbacks: list[Callback] = [_EpochTable()]
+    if args.schedule == "cosine":
+        callbacks.append(CosineDecay(args.epochs))
+    elif args.schedule == "step":
+        callbacks.append(StepDecay(max(1, args.epochs // 3), gamma=0.1))
+    if args.patience:
+        callbacks.append(EarlyStopping("val_acc", patience=args.patience))
+    trainer = Trainer(
+        model, optimizer, epochs=args.epochs, batch_size=args.batch_size, rng=train_rng,
+        eval_subset=args.eval_subset or None, callbacks=callbacks, progress=args.progress,
+        checkpoint_dir=out if args.checkpoint_every else None,
+        checkpoint_every=args.checkpoint_every or 1, metadata={"options": options},
+    )
+    print(f"training {type(model).__name__} ({model.n_params():,} parameters) on "
+          f"{args.dataset}: {len(ds.x_train):,} samples, testing on {len(ds.x_test):,}; "
+          f"{optimizer!r}, {args.epochs} epochs, batch size {args.batch_size}")
+    try:
+        history = trainer.fit(ds.x_train, ds.t_train, ds.x_test, ds.t_test, resume=checkpoint)
+    except KeyboardInterrupt:
+        if trainer.checkpoint_path is not None and trainer.checkpoint_path.exists():
+            print(f"interrupted; continue with: scratchnn train --resume {out}",
+                  file=sys.stderr)
+        raise
+    if history.stopped_reason:
+        print(history.stopped_reason)
+
+    test_acc = history.last("val_acc")
+    metadata = {
+        "dataset": args.dataset,
+        "classes": list(ds.classes),
+        "input_shape": list(ds.x_train.shape[1:]),
+        "options": options,
+        "epochs_trained": history.epochs,
+        "test_accuracy": test_acc,
+        "train_accuracy": history.last("train_acc"),
+        "wall_time": history.wall_time,
+    }
+    save_model(model, out / "model.npz", metadata)
+    history.save_json(out / "history.json")
+    history.save_csv(out / "history.csv")
+    if not args.no_plots:
+        _training_plots(model, ds, history, out)
+    elapsed = time.perf_counter() - started
+    result = f"test accuracy {100 * test_acc:.2f}%" if test_acc is not None else "done"
+    saved = "model.npz and history" if args.no_plots else "model.npz, history and plots"
+    print(f"{result} in {elapsed:.1f} s (training {history.wall_time:.1f} s); "
+          f"saved {saved} in {out}")
+    return 0
+
+
+def _build_model(args, ds: Dataset, dtype: np.dtype, rng: np.random.Generator) -> Sequential:
+    classes = len(ds.classes)
+    if args.model == "mlp":
+        if args.hidden and min(args.hidden) < 1:
+            raise UsageError(f"--hidden sizes must be positive, got {args.hidden}")
+        return MLP([ds.x_train.shape[1], *args.hidden, classes], activation=args.activation,
+                   init=args.init, dtype=dtype, rng=rng, weight_decay=args.weight_decay)
+    from . import convnet
+
+    cls = convnet.SimpleConvNet if args.model == "convnet" else convnet.DeepConvNet
+    return cls(input_dim=ds.x_train.shape[1:], classes=classes, dtype=dtype, rng=rng,
+               weight_decay=args.weight_decay)
+
+
+def _build_optimizer(args):
+    kwargs = {} if args.lr is None else {"lr": args.lr}
+    if args.optimizer in ("momentum", "nesterov"):
+        kwargs["momentum"] = args.momentum
+    return make_optimizer(args.optimizer, **kwargs)
+
+
+def _training_plots(model: Sequential, ds: Dataset, history, out: Path) -> None:
+    plots.plot_learning_curves(history, val_label="test", path=out / "learning_curves.png")
+    probs = _class_probabilities(model, ds.x_test)
+    pred = np.argmax(probs, axis=1)
+    cm = confusion_matrix(ds.t_test, pred, len(ds.classes))
+    plots.plot_confusion_matrix(cm, ds.classes, path=out / "confusion_matrix.png")
+    if ds.x_train.ndim > 2 or ds.x_train.shape[1] > 2:  # images, not points
+        plots.plot_misclassified(ds.x_test, ds.t_test, pred, probs, ds.classes,
+                                 image_shape=_display_shape(ds), path=out / "misclassified.png")
+        if model.params["W1"].ndim == 4 or model.params["W1"].shape[0] == 784:
+            plots.plot_first_layer_weights(model, path=out / "first_layer_weights.png")
+
+
+def _display_shape(ds: Dataset) -> tuple[int, ...] | None:
+    if ds.x_train.ndim == 2 and ds.x_train.shape[1] == 64 * 64 * 3:  # cat pictures
+        return (64, 64, 3)
+    return None
+
+
+# --- evaluate / predict ------------------------------------------------------------------
+
+
+def cmd_evaluate(args) -> int:
+    model = load_model(args.model_file)
+    ds = _model_dataset(model, args)
+    probs = _class_probabilities(model, ds.x_test)
+    pred = np.argmax(probs, axis=1)
+    k = max(len(ds.classes), probs.shape[1])
+    cm = confusion_matrix(ds.t_test, pred, k)
+    report = classification_report(cm)
+    names = list(ds.classes) + [str(i) for i in range(len(ds.classes), k)]
+    accuracy = float(np.trace(cm) / cm.sum())
+    print(f"{args.model_file}: accuracy {100 * accuracy:.2f}% on {cm.sum():,} test samples")
+    width = max(5, *(len(n) for n in names))
+    print(f"{'class':<{width}}  precision  recall  support")
+    for i, name in enumerate(names):
+        print(f"{name:<{width}}  {report['precision'][i]:9.4f}  {report['recall'][i]:6.4f}  "
+              f"{report['support'][i]:7d}")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    cell = max(4, len(str(cm.max())) + 1)
+    print(" " * width + "".join(f"{n[:cell - 1]:>{cell}}" for n in names))
+    for i, name in enumerate(names):
+        print(f"{name:<{width}}" + "".join(f"{v:>{cell}d}" for v in cm[i]))
+    out = Path(args.out) if args.out else Path(args.model_file).parent
+    plots.plot_confusion_matrix(cm, names, path=out / "confusion_matrix.png")
+    plots.plot_misclassified(ds.x_test, ds.t_test, pred, probs, names,
+                             image_shape=_display_shape(ds), path=out / "misclassified.png")
+    print(f"saved confusion_matrix.png and misclassified.png in {out}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    model = load_model(args.model_file)
+    shape = _input_shape(model)
+    if int(np.prod(shape)) != 28 * 28:
+        raise UsageError(f"predict reads 28x28 digits; this model takes inputs of shape {shape}")
+    classes = getattr(model, "meta", {}).get("metadata", {}).get("classes")
+    digits = np.stack([load_digit(path) for path in args.images]).astype(model.dtype)
+    probs = _class_probabilities(model, digits.reshape(len(digits), *shape))
+    for path, p in zip(args.images, probs, strict=True):
+        top = np.argsort(p)[::-1][: args.top]
+        ranked = "  ".join(f"{classes[k] if classes else k} ({100 * p[k]:.1f}%)" for k in top)
+        print(f"{path}: {ranked}")
+    return 0
+
+
+# --- plot --------------------------------------------------------------------------------
+
+
+def _sphere(x: np.ndarray) -> float:
+    return float(x[0] ** 2 + x[1] ** 2)
+
+
+def _elongated(x: np.ndarray) -> float:
+    return float(x[0] ** 2 / 20 + x[1] ** 2)
+
+
+#: The book's functions for gradient descent: f, start point, learning rate, steps.
+_DESCENT_FUNCTIONS = {
+    "sphere": (_sphere, (-3.0, 4.0), 0.1, 20),  # chapter 4: x0^2 + x1^2
+    "elongated": (_elongated, (-7.0, 2.0), 0.9, 40),  # chapter 6: x0^2 / 20 + x1^2
+}
+
+
+def cmd_plot(args) -> int:
+    out = Path(args.output or f"{args.figure}.png")
+    if args.figure == "activations":
+        plots.plot_activations(path=out)
+    elif args.figure == "gradient-descent":
+        f, start, lr, steps = _DESCENT_FUNCTIONS[args.function]
+        lr = args.lr if args.lr is not None else lr
+        steps = args.steps if args.steps is not None else steps
+        _, points = gradient_descent(f, np.array(start), lr=lr, step_num=steps,
+                                     return_path=True)
+        if args.function == "elongated":  # a wide view: the bowl is 20 times longer in x0
+            plots.plot_gradient_descent_path(f, points, xlim=(-9, 9), ylim=(-6, 6), path=out)
+        else:
+            plots.plot_gradient_descent_path(f, points, path=out)
+    elif args.figure == "curves":
+        from .train import History
+
+        history = History.load_json(args.source)
+        plots.plot_learning_curves(history, val_label="test", path=out)
+    else:
+        model = load_model(args.source)
+        if args.figure == "weights":
+            plots.plot_first_layer_weights(model, path=out)
+        else:
+            ds = _model_dataset(model, args)
+            probs = _class_probabilities(model, ds.x_test)
+            pred = np.argmax(probs, axis=1)
+            if args.figure == "confusion":
+                cm = confusion_matrix(ds.t_test, pred, len(ds.classes))
+                plots.plot_confusion_matrix(cm, ds.classes, path=out)
+            else:
+                plots.plot_misclassified(ds.x_test, ds.t_test, pred, probs, ds.classes,
+                                         image_shape=_display_shape(ds), path=out)
+    print(f"wrote {out}")
+    return 0
+
+
+# --- gradcheck ---------------------------------------------------------------------------
+
+
+def cmd_gradcheck(args) -> int:
+    if len(args.sizes) < 2 or min(args.sizes) < 1:
+        raise UsageError(f"--sizes needs at least 2 positive widths, got {args.sizes}")
+    rng = np.random.default_rng(args.seed)
+    net = MLP(args.sizes, activation=args.activation, dtype=np.float64, rng=rng,
+              weight_decay=args.weight_decay)
+    x = rng.standard_normal((args.samples, args.sizes[0]))
+    t = rng.integers(0, args.sizes[-1], size=args.samples)
+    errors = gradient_check(net, x, t)
+    print(f"gradient check of a {'-'.join(map(str, args.sizes))} {args.activation} MLP "
+          f"(float64, {args.samples} samples): max relative error per parameter")
+    for name, err in errors.items():
+        print(f"  {name:<4} {err:9.2e}  {'ok' if err < args.tol else 'FAIL'}")
+    worst = max(errors.values())
+    verdict = "backprop agrees" if worst < args.tol else "backprop DISAGREES"
+    print(f"{verdict} with numerical gradients (worst {worst:.2e}, tolerance {args.tol:g})")
+    return 0 if worst < args.tol else 1
+
+
+# --- the parser --------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _positive_int(text) if text.strip() != "0" else 0
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    return 0.0 if text.strip() in ("0", "0.0") else _positive_float(text)
+
+
+def _sizes(text: str) -> list[int]:
+    """'256' or '100,50' or '' (no hidden layer) -> [256] / [100, 50] / []."""
+    try:
+        return [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths such as 100,50, got {text!r}") from None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``command`` names the subcommand about to run.
+
+    The options of the delegated commands (reproduce, bench) are only added when
+    ``command`` names them: their modules are imported then, not on every run.
+    """
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback on errors")
+    parser = argparse.ArgumentParser(
+        prog="scratchnn",
+        description="Neural networks from scratch on NumPy: train, evaluate and inspect them.",
+        epilog="Run 'scratchnn COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    # train
+    p = sub.add_parser(
+        "train", parents=[debug], formatter_class=fmt, help="train a network",
+        description="Train a network and save model.npz, history.json/.csv and plots. "
+                    "With no options: a 784-256-10 ReLU MLP on MNIST (about 98% test "
+                    "accuracy in a minute or two).")
+    p.add_argument("--dataset", choices=DATASETS, default="mnist", help="data set")
+    p.add_argument("--model", choices=MODELS, default="mlp", help="network type")
+    p.add_argument("--hidden", type=_sizes, default=[256], metavar="SIZES",
+                   help="hidden layer widths of the MLP, comma-separated (e.g. 100,50)")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
+                   help="hidden activation of the MLP")
+    p.add_argument("--init", choices=INITS, default="auto",
+                   help="weight initialisation of the MLP (auto: He for ReLU, else Xavier)")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="optimizer")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="learning rate (default: the optimizer's own, 0.001 for Adam)")
+    p.add_argument("--momentum", type=float, default=0.9,
+                   help="momentum of the momentum and nesterov optimizers")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
+                   help="L2 penalty lambda on the weights")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="number of epochs (default: 10; with --resume, the saved run's)")
+    p.add_argument("--batch-size", type=_positive_int, default=100, help="mini-batch size")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and shuffling")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="floating-point type of the network")
+    p.add_argument("--schedule", choices=("none", "step", "cosine"), default="cosine",
+                   help="learning-rate schedule over the epochs")
+    p.add_argument("--patience", type=_non_negative_int, default=0,
+                   help="stop when test accuracy has not improved for this many epochs "
+                        "(0: never)")
+    p.add_argument("--eval-subset", type=_non_negative_int, default=10_000, metavar="N",
+                   help="measure accuracies each epoch on the first N samples (0: all)")
+    p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                   help="use only the first N training and test samples (quick tries)")
+    p.add_argument("--checkpoint-every", type=_non_negative_int, default=1, metavar="N",
+                   help="write OUT/checkpoint.npz every N epochs (0: never)")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue the run saved in this checkpoint (or its folder) with its "
+                        "settings; only --epochs, --out and the data folder may change")
+    p.add_argument("--out", metavar="DIR",
+                   help="output folder (default: runs/DATASET-MODEL-TIMESTAMP)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder holding mnist/, fashion-mnist/, catvnoncat/ "
+                        "(default: $SCRATCHNN_DATA, then the download cache)")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when the output is a terminal)")
+    p.set_defaults(handler=cmd_train)
+
+    # evaluate
+    p = sub.add_parser(
+        "evaluate", parents=[debug], formatter_class=fmt, help="test a saved model",
+        description="Accuracy, per-class precision and recall, confusion matrix and a grid "
+                    "of misclassified test images of a saved model.")
+    p.add_argument("model_file", metavar="MODEL", help="a model.npz file")
+    _add_data_options(p)
+    p.add_argument("--out", metavar="DIR", help="where to write the figures (default: the "
+                                                "model's folder)")
+    p.set_defaults(handler=cmd_evaluate)
+
+    # predict
+    p = sub.add_parser(
+        "predict", parents=[debug], formatter_class=fmt, help="read handwritten digits",
+        description="Classify pictures of handwritten digits (PNG/JPG, any size, colour or "
+                    "grey, dark ink on light paper or the reverse): each is converted to "
+                    "MNIST's form (28x28, centred by mass, white on black) first.")
+    p.add_argument("model_file", metavar="MODEL", help="a model.npz trained on 28x28 images")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    p.add_argument("--top", type=_positive_int, default=3, help="how many classes to list")
+    p.set_defaults(handler=cmd_predict)
+
+    # plot
+    p = sub.add_parser(
+        "plot", parents=[debug], formatter_class=fmt, help="draw a figure",
+        description="activations: step, sigmoid, tanh, ReLU, leaky ReLU; gradient-descent: "
+                    "the path on a 2-D function; curves HISTORY.json: learning curves; "
+                    "weights MODEL: first-layer weights; confusion MODEL, misclassified "
+                    "MODEL: on the test set.")
+    p.add_argument("figure", choices=("activations", "gradient-descent", "curves", "weights",
+                                      "confusion", "misclassified"))
+    p.add_argument("source", nargs="?", metavar="FILE",
+                   help="history.json (curves) or model.npz (weights, confusion, misclassified)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="output .png or .svg (default: FIGURE.png)")
+    p.add_argument("--function", choices=sorted(_DESCENT_FUNCTIONS), default="sphere",
+                   help="gradient-descent: x0^2 + x1^2 (sphere) or x0^2/20 + x1^2")
+    p.add_argument("--lr", type=_positive_float, help="gradient-descent: learning rate")
+    p.add_argument("--steps", type=_positive_int, help="gradient-descent: number of steps")
+    _add_data_options(p)
+    p.set_defaults(handler=cmd_plot)
+
+    # gradcheck
+    p = sub.add_parser(
+        "gradcheck", parents=[debug], formatter_class=fmt,
+        help="compare backprop with numerical gradients",
+        description="Backpropagation against central differences on a small float64 MLP.")
+    p.add_argument("--sizes", type=_sizes, default=[5, 8, 6, 3], metavar="SIZES",
+                   help="layer widths, comma-separated")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
+                   help="hidden activation (smooth ones avoid ReLU's kink)")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=0.1,
+                   help="L2 penalty (checked too)")
+    p.add_argument("--samples", type=_positive_int, default=4, help="batch size")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--tol", type=_positive_float, default=1e-6,
+                   help="largest relative error that passes")
+    p.set_defaults(handler=cmd_gradcheck)
+
+    for name, (module_name, help_text) in DELEGATED.items():
+        p = sub.add_parser(name, parents=[debug], help=help_text, description=help_text)
+        if name == command:  # only then: importing it may be slow, or fail
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+            p.set_defaults(handler=module.run)
+    return parser
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=DATASETS,
+                   help="test data (default: the one the model was trained on)")
+    p.add_argument("--data-dir", metavar="DIR", help="data folder (default: $SCRATCHNN_DATA, "
+                                                     "then the download cache)")
+    p.add_argument("--limit", type=_positive_int, metavar="N",
+                   help="use only the first N test samples")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    if isinstance(err, (ValueError, TypeError, OSError, RuntimeError)) and text:
+        return text
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    try:
+        parser = build_parser(command)
+    except ImportError as err:
+        if "--debug" in argv:
+            raise
+        print(f"scratchnn {command}: error: 'scratchnn {command}' is not available ({err})",
+              file=sys.stderr)
+        return 1
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors
+        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except UsageError as err:
+        print(f"scratchnn {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("scratchnn: interrupted", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (scratchnn ... | head): no message, and none at exit either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"scratchnn {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

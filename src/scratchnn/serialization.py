@@ -1,0 +1,290 @@
+"""Model files: a network's architecture and parameters in one ``.npz`` file, without pickle.
+
+A model file is an ordinary NumPy ``.npz`` archive holding
+
+- ``param/<name>``: each parameter (W1, b1, ...), in the model's dtype;
+- ``state/<layer index>/<key>``: arrays a layer keeps but does not train (batch-norm's
+  running mean and variance);
+- ``meta``: one JSON string with the format name and version, the scratchnn version,
+  the architecture (:meth:`Sequential.config`), the dtype and free-form metadata.
+
+Loading reads it with ``allow_pickle=False``, so opening a file never runs code from it,
+and rebuilds each layer from its class name through the :data:`LAYER_TYPES` registry.
+Every file is written atomically: to a temporary file beside the target, flushed to disk,
+then renamed over it, so a crash leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from . import conv, regularization
+from . import layers as _layers
+from .network import Sequential
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LAYER_TYPES",
+    "LOSS_TYPES",
+    "atomic_write",
+    "build_model",
+    "load_arrays",
+    "load_model",
+    "model_arrays",
+    "model_meta",
+    "read_archive",
+    "read_model_meta",
+    "save_model",
+    "write_archive",
+]
+
+FORMAT = "scratchnn-model"
+FORMAT_VERSION = 1
+#: Archive kinds :func:`load_model` accepts: a training checkpoint holds a whole model too.
+_MODEL_FORMATS = (FORMAT, "scratchnn-checkpoint")
+
+#: Layer classes a model file may name, by class name.
+LAYER_TYPES: dict[str, type[_layers.Layer]] = {
+    "Affine": _layers.Affine,
+    "ReLU": _layers.ReLU,
+    "LeakyReLU": _layers.LeakyReLU,
+    "Sigmoid": _layers.Sigmoid,
+    "Tanh": _layers.Tanh,
+    "Identity": _layers.Identity,
+    "Convolution2D": conv.Convolution2D,
+    "MaxPooling2D": conv.MaxPooling2D,
+    "AveragePooling2D": conv.AveragePooling2D,
+    "Flatten": conv.Flatten,
+    "Dropout": regularization.Dropout,
+    "BatchNormalization": regularization.BatchNormalization,
+}
+
+#: Output (loss) layers a model file may name, by class name.
+LOSS_TYPES: dict[str, type[_layers.LossLayer]] = {
+    "SoftmaxCrossEntropy": _layers.SoftmaxCrossEntropy,
+    "SigmoidBinaryCrossEntropy": _layers.SigmoidBinaryCrossEntropy,
+    "IdentityMSE": _layers.IdentityMSE,
+}
+
+
+def _version() -> str:
+    # Imported here: the package's __init__ imports this module before defining __version__.
+    from . import __version__
+
+    return __version__
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+    """Open a temporary file beside ``path``; on success fsync it and rename it to ``path``.
+
+    >>> with atomic_write("out.json", "w") as f:   # doctest: +SKIP
+    ...     f.write("{}")
+
+    If the block raises, the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes private files; give the usual mode
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    # The rename itself is only durable once the directory entry is on disk too.
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write ``arrays`` and a JSON ``meta`` dict to an ``.npz`` file, atomically."""
+    if "meta" in arrays:
+        raise ValueError("'meta' is reserved for the JSON header; rename that array")
+    contents = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+    contents["meta"] = np.array(json.dumps(meta))
+    with atomic_write(path) as f:
+        np.savez(f, **contents)
+
+
+def read_archive(
+    path: str | os.PathLike, formats: tuple[str, ...] = _MODEL_FORMATS
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Read an archive written by :func:`write_archive`: (arrays, meta), without pickle.
+
+    Raises ValueError naming the file when it is truncated or corrupt, is not one of
+    ``formats``, or was written by a newer format version than this scratchnn reads.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        # Our own file object: closed even when numpy gives up half-way through a bad file.
+        with open(path, "rb") as f:
+            archive = np.load(f, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an .npz archive")
+            with archive:
+                arrays = {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+        raise ValueError(f"{path}: truncated or corrupt model file ({err})") from err
+    except ValueError as err:
+        raise ValueError(f"{path}: not a scratchnn model file ({err})") from err
+    if "meta" not in arrays:
+        raise ValueError(f"{path}: not a scratchnn model file (no 'meta' entry)")
+    try:
+        meta = json.loads(str(arrays.pop("meta")[()]))
+    except (json.JSONDecodeError, IndexError) as err:
+        raise ValueError(f"{path}: not a scratchnn model file (unreadable 'meta': {err})") from err
+    if not isinstance(meta, dict) or meta.get("format") not in formats:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{path}: not a scratchnn model file (format {found!r}, "
+                         f"expected {' or '.join(repr(f) for f in formats)})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path}: bad format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: written by a newer scratchnn ({meta.get('scratchnn_version', '?')}, "
+            f"format version {version}); this scratchnn {_version()} reads version "
+            f"{FORMAT_VERSION} at most: upgrade scratchnn"
+        )
+    return arrays, meta
+
+
+# --- models ------------------------------------------------------------------------------
+
+
+def model_arrays(model: Sequential) -> dict[str, np.ndarray]:
+    """The arrays of a model file: ``param/<name>`` and ``state/<layer index>/<key>``."""
+    arrays = {f"param/{name}": p for name, p in model.params.items()}
+    for i, layer in enumerate(model.layers):
+        for key, value in layer.state().items():
+            arrays[f"state/{i}/{key}"] = np.asarray(value)
+    return arrays
+
+
+def model_meta(model: Sequential, metadata: dict | None = None, kind: str = FORMAT) -> dict:
+    """The JSON header of a model file (``kind`` is the format name)."""
+    return {
+        "format": kind,
+        "format_version": FORMAT_VERSION,
+        "scratchnn_version": _version(),
+        "class": type(model).__name__,
+        "config": model.config(),
+        "dtype": str(model.dtype),
+        "metadata": dict(metadata or {}),
+    }
+
+
+def save_model(model: Sequential, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Save ``model`` to ``path`` (an ``.npz`` file), atomically; returns the path.
+
+    ``metadata`` is any JSON-serialisable dict (data set, training settings, final
+    accuracies...); it comes back from :func:`read_model_meta`.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"expected a Sequential model, got {type(model).__name__}")
+    meta = model_meta(model, metadata)
+    try:
+        json.dumps(meta)
+    except TypeError as err:
+        raise TypeError(f"metadata must hold JSON values only: {err}") from err
+    write_archive(path, model_arrays(model), meta)
+    return Path(path)
+
+
+def read_model_meta(path: str | os.PathLike) -> dict:
+    """The JSON header of a model file: format, version, config, dtype, metadata."""
+    return read_archive(path)[1]
+
+
+def load_model(path: str | os.PathLike) -> Sequential:
+    """Rebuild the :class:`Sequential` saved in ``path`` (a model file or a checkpoint).
+
+    The loaded model carries the file's header as ``model.meta``.
+    """
+    arrays, meta = read_archive(path)
+    try:
+        model = build_model(meta["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: bad architecture in model file ({err})") from err
+    try:
+        load_arrays(model, arrays)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+    model.meta = meta
+    return model
+
+
+def build_model(config: dict) -> Sequential:
+    """A freshly initialised :class:`Sequential` from :meth:`Sequential.config` output."""
+    dtype = np.dtype(config["dtype"])
+    layers = [_build_layer(spec, dtype) for spec in config["layers"]]
+    loss_name = config["loss"]
+    if loss_name not in LOSS_TYPES:
+        raise ValueError(f"unknown output layer {loss_name!r}; known: {sorted(LOSS_TYPES)}")
+    return Sequential(layers, LOSS_TYPES[loss_name](), weight_decay=config["weight_decay"])
+
+
+def _build_layer(spec: dict, dtype: np.dtype) -> _layers.Layer:
+    kwargs = dict(spec)
+    name = kwargs.pop("type")
+    if name not in LAYER_TYPES:
+        raise ValueError(f"unknown layer type {name!r}; known: {sorted(LAYER_TYPES)}")
+    cls = LAYER_TYPES[name]
+    # Layer configs leave the dtype to the network's config: hand it to layers that make arrays.
+    if "dtype" in inspect.signature(cls).parameters:
+        kwargs.setdefault("dtype", dtype)
+    return cls(**kwargs)
+
+
+def load_arrays(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
+    """Set a model's parameters and layer states from ``param/...`` and ``state/...`` arrays."""
+    params = {}
+    for name in model.params:
+        key = f"param/{name}"
+        if key not in arrays:
+            raise ValueError(f"missing parameter {name!r} (no '{key}' entry)")
+        params[name] = arrays[key]
+    model.set_params(params)
+    for i, layer in enumerate(model.layers):
+        expected = layer.state()
+        if not expected:
+            continue
+        state = {}
+        for key in expected:
+            entry = f"state/{i}/{key}"
+            if entry not in arrays:
+                raise ValueError(f"missing state {key!r} of layer {i} (no '{entry}' entry)")
+            state[key] = arrays[entry]
+        layer.load_state(state)

@@ -1,0 +1,710 @@
+"""Training: mini-batch gradient descent with evaluation, callbacks, checkpoints and resume.
+
+>>> trainer = Trainer(model, Adam(lr=1e-3), epochs=10, batch_size=100, seed=0)  # doctest: +SKIP
+>>> history = trainer.fit(x_train, t_train, x_test, t_test)                      # doctest: +SKIP
+
+Each epoch draws one random permutation of the training set from a numpy Generator and
+walks through it in contiguous slices of ``batch_size``: every sample is seen once per
+epoch. A step is ``loss = model.backprop(xb, tb); optimizer.update(params, grads)``.
+After each epoch (or every ``eval_every`` epochs) the network is evaluated on the training
+set and on the validation set (or on their first ``eval_subset`` samples), and the
+callbacks (:class:`EarlyStopping`, :class:`StepDecay`, :class:`CosineDecay`) run.
+
+A checkpoint (every ``checkpoint_every`` epochs) holds the parameters, the optimizer's
+state, the Generator's state, the history and the callbacks' state, so that
+``fit(..., resume=checkpoint)`` ends with exactly the parameters of a run that was never
+interrupted. A NaN or infinite loss stops training with :class:`TrainingDiverged`, after
+putting back the parameters from the end of the last good epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .init import as_generator
+from .layers import IdentityMSE
+from .network import Sequential
+from .optim import Optimizer, make_optimizer
+from .serialization import (
+    atomic_write,
+    load_arrays,
+    model_arrays,
+    model_meta,
+    read_archive,
+    write_archive,
+)
+
+__all__ = [
+    "Callback",
+    "CosineDecay",
+    "EarlyStopping",
+    "History",
+    "LearningRateSchedule",
+    "StepDecay",
+    "Trainer",
+    "TrainingDiverged",
+    "classification_report",
+    "confusion_matrix",
+    "evaluate",
+    "fit",
+]
+
+CHECKPOINT_FORMAT = "scratchnn-checkpoint"
+#: Columns of the per-epoch records, in table order.
+EPOCH_FIELDS = ("epoch", "loss", "train_acc", "val_acc", "val_loss", "lr", "time")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the model holds the last good parameters.
+
+    ``epoch`` and ``iteration`` (both counted from 1) say where; ``history`` is what was
+    recorded up to then.
+    """
+
+    def __init__(self, message: str, epoch: int, iteration: int, history: History) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.iteration = iteration
+        self.history = history
+
+
+# --- history -----------------------------------------------------------------------------
+
+
+class History:
+    """What a training run recorded.
+
+    - ``loss``: the mini-batch loss of every iteration (float64 array);
+    - ``records``: one dict per epoch with the fields of :data:`EPOCH_FIELDS`
+      (``loss`` is the mean mini-batch loss of the epoch; the accuracies and ``val_loss``
+      are None for epochs that were not evaluated or sets that were not given);
+    - ``iterations_per_epoch``, ``wall_time`` (seconds), ``stopped_reason`` (None when the
+      run went through all its epochs).
+    """
+
+    def __init__(self, iterations_per_epoch: int = 0) -> None:
+        self.loss = np.zeros(0)
+        self.records: list[dict] = []
+        self.iterations_per_epoch = iterations_per_epoch
+        self.wall_time = 0.0
+        self.stopped_reason: str | None = None
+
+    def column(self, field: str) -> np.ndarray:
+        """One per-epoch field as a float array, NaN where it was not measured."""
+        if field not in EPOCH_FIELDS:
+            raise ValueError(f"unknown field {field!r}; expected one of {EPOCH_FIELDS}")
+        return np.array([np.nan if r[field] is None else r[field] for r in self.records])
+
+    @property
+    def epochs(self) -> int:
+        return len(self.records)
+
+    @property
+    def train_acc(self) -> np.ndarray:
+        return self.column("train_acc")
+
+    @property
+    def val_acc(self) -> np.ndarray:
+        return self.column("val_acc")
+
+    def last(self, field: str) -> float | None:
+        """The most recent measured value of a per-epoch field, or None."""
+        for record in reversed(self.records):
+            if record[field] is not None:
+                return record[field]
+        return None
+
+    def to_dict(self) -> dict:
+        return {
+            "loss": self.loss.tolist(),
+            "epochs": self.records,
+            "iterations_per_epoch": self.iterations_per_epoch,
+            "wall_time": self.wall_time,
+            "stopped_reason": self.stopped_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        history = cls(int(data["iterations_per_epoch"]))
+        history.loss = np.asarray(data["loss"], dtype=np.float64)
+        history.records = [dict(r) for r in data["epochs"]]
+        history.wall_time = float(data["wall_time"])
+        history.stopped_reason = data["stopped_reason"]
+        return history
+
+    def save_json(self, path: str | os.PathLike) -> None:
+        """Everything, including the loss of every iteration (NaN is written as null)."""
+        data = self.to_dict()
+        data["loss"] = [x if math.isfinite(x) else None for x in data["loss"]]
+        with atomic_write(path, "w") as f:
+            json.dump(data, f, indent=1)
+
+    @classmethod
+    def load_json(cls, path: str | os.PathLike) -> History:
+        with open(path) as f:
+            data = json.load(f)
+        data["loss"] = [math.nan if x is None else x for x in data["loss"]]
+        return cls.from_dict(data)
+
+    def save_csv(self, path: str | os.PathLike) -> None:
+        """The per-epoch table, one row per epoch."""
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=EPOCH_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.records)
+        with atomic_write(path, "w") as f:
+            f.write(text.getvalue())
+
+    def __repr__(self) -> str:
+        return (f"History(epochs={self.epochs}, iterations={len(self.loss)}, "
+                f"val_acc={self.last('val_acc')}, train_acc={self.last('train_acc')})")
+
+
+# --- callbacks ---------------------------------------------------------------------------
+
+
+class Callback:
+    """Hooks the trainer calls; epochs are counted from 1.
+
+    ``logs`` is the epoch's record (see :class:`History`). A callback stops training by
+    setting ``trainer.stop_training = True``. ``state()``/``load_state()`` carry what it
+    remembers through a checkpoint (JSON values and numpy arrays).
+    """
+
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+
+    def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+    def state(self) -> dict:
+        return {}
+
+    def load_state(self, state: dict) -> None: ...
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` evaluations.
+
+    ``mode`` "max" suits accuracies, "min" losses ("auto": min for names ending in "loss").
+    With ``restore_best`` the model ends with the parameters of its best evaluation.
+    """
+
+    def __init__(self, monitor: str = "val_acc", patience: int = 3, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best: bool = True) -> None:
+        if monitor not in EPOCH_FIELDS:
+            raise ValueError(f"unknown monitor {monitor!r}; expected one of {EPOCH_FIELDS}")
+        if mode == "auto":
+            mode = "min" if monitor.endswith("loss") else "max"
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+        if int(patience) < 1:
+            raise ValueError(f"patience must be >= 1, got {patience}")
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.min_delta = abs(float(min_delta))
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.restore_best = restore_best
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.wait = 0
+        self.best_params: dict[str, np.ndarray] = {}
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        value = logs[self.monitor]
+        if value is None:
+            if trainer.evaluated(epoch):
+                raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which this run "
+                                 "does not measure (give validation data or monitor another)")
+            return
+        if self.best is None or self.sign * (value - self.best) > self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                self.best_params = {k: p.copy() for k, p in trainer.model.params.items()}
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            trainer.stop_training = True
+            trainer.history.stopped_reason = (
+                f"early stopping at epoch {epoch}: {self.monitor} has not improved on "
+                f"{self.best:.4g} (epoch {self.best_epoch}) for {self.wait} evaluations"
+            )
+
+    def on_train_end(self, trainer):
+        if self.restore_best and self.best_params:
+            trainer.model.set_params(self.best_params)
+
+    def state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                **{f"param/{k}": p for k, p in self.best_params.items()}}
+
+    def load_state(self, state):
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        self.best_params = {k[len("param/"):]: v for k, v in state.items()
+                            if k.startswith("param/")}
+
+
+class LearningRateSchedule(Callback):
+    """Set the optimizer's learning rate to base_lr * factor(epoch) before each epoch.
+
+    ``base_lr`` is the optimizer's rate when training starts.
+    """
+
+    def __init__(self) -> None:
+        self.base_lr: float | None = None
+
+    def factor(self, epoch: int) -> float:
+        raise NotImplementedError
+
+    def on_train_begin(self, trainer):
+        if self.base_lr is None:
+            self.base_lr = trainer.optimizer.lr
+
+    def on_epoch_begin(self, trainer, epoch):
+        trainer.optimizer.lr = self.base_lr * self.factor(epoch)
+
+    def state(self):
+        return {"base_lr": self.base_lr}
+
+    def load_state(self, state):
+        self.base_lr = state["base_lr"]
+
+
+class StepDecay(LearningRateSchedule):
+    """factor = gamma ** floor((epoch - 1) / step_size): divide the rate every few epochs."""
+
+    def __init__(self, step_size: int, gamma: float = 0.1) -> None:
+        super().__init__()
+        if int(step_size) < 1:
+            raise ValueError(f"step_size must be >= 1, got {step_size}")
+        if not 0 < gamma <= 1:
+            raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+        self.step_size = int(step_size)
+        self.gamma = float(gamma)
+
+    def factor(self, epoch):
+        return self.gamma ** ((epoch - 1) // self.step_size)
+
+
+class CosineDecay(LearningRateSchedule):
+    """factor = m + (1 - m) (1 + cos(pi (epoch - 1) / epochs)) / 2, from 1 down towards m."""
+
+    def __init__(self, epochs: int, min_factor: float = 0.0) -> None:
+        super().__init__()
+        if int(epochs) < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        if not 0 <= min_factor <= 1:
+            raise ValueError(f"min_factor must be in [0, 1], got {min_factor}")
+        self.epochs = int(epochs)
+        self.min_factor = float(min_factor)
+
+    def factor(self, epoch):
+        cos = 0.5 * (1 + math.cos(math.pi * (epoch - 1) / self.epochs))
+        return self.min_factor + (1 - self.min_factor) * cos
+
+
+# --- evaluation --------------------------------------------------------------------------
+
+
+def _labels(t: np.ndarray) -> np.ndarray:
+    t = np.asarray(t)
+    if t.ndim == 2 and t.shape[1] > 1:
+        return np.argmax(t, axis=1)
+    return t.reshape(-1)
+
+
+def evaluate(model: Sequential, x, t, batch_size: int = 10_000) -> tuple[float, float | None]:
+    """(loss, accuracy) of ``model`` on (x, t), from one inference pass.
+
+    The loss is the output layer's (cross-entropy, ...) without the weight-decay term;
+    the accuracy is None for a regression model (identity output).
+    """
+    scores = model.predict(x, batch_size=batch_size)
+    loss = model.loss_layer.forward(scores, t)
+    if isinstance(model.loss_layer, IdentityMSE):
+        return loss, None
+    if scores.shape[1] == 1:
+        pred = (scores[:, 0] > 0).astype(np.int64)
+    else:
+        pred = np.argmax(scores, axis=1)
+    return loss, float(np.mean(pred == _labels(t)))
+
+
+def confusion_matrix(t, pred, num_classes: int | None = None) -> np.ndarray:
+    """cm[i, j] = number of samples of true class i predicted as class j."""
+    t = _labels(t).astype(np.int64)
+    pred = np.asarray(pred).reshape(-1).astype(np.int64)
+    if t.shape != pred.shape:
+        raise ValueError(f"expected as many predictions as labels, got {pred.shape} and {t.shape}")
+    if num_classes is None:
+        num_classes = int(max(t.max(initial=0), pred.max(initial=0))) + 1
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (t, pred), 1)
+    return cm
+
+
+def classification_report(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-class precision = cm[j, j] / column sum, recall = cm[i, i] / row sum, support.
+
+    A class never predicted has precision 0 (and one never present, recall 0).
+    """
+    cm = np.asarray(cm)
+    hits = np.diag(cm).astype(np.float64)
+    predicted = cm.sum(axis=0)
+    actual = cm.sum(axis=1)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    recall = np.divide(hits, actual, out=np.zeros_like(hits), where=actual > 0)
+    return {"precision": precision, "recall": recall, "support": actual}
+
+
+# --- the trainer -------------------------------------------------------------------------
+
+
+class Trainer:
+    """Mini-batch training of a :class:`Sequential` model with any optimizer.
+
+    - ``optimizer``: an :class:`~scratchnn.optim.Optimizer` or a name for
+      :func:`~scratchnn.optim.make_optimizer` (with its default learning rate);
+    - ``epochs``: total number of epochs (a resumed run continues up to it);
+    - ``seed`` / ``rng``: where the shuffling comes from;
+    - ``eval_every``: evaluate every this many epochs (and after the last);
+      ``eval_subset``: evaluate on the first this many samples of each set (None: all);
+    - ``drop_last``: skip the last, smaller batch of an epoch when n % batch_size != 0;
+    - ``progress``: show a tqdm progress bar (None: only when stderr is a terminal);
+    - ``checkpoint_dir`` / ``checkpoint_every``: write ``checkpoint.npz`` there every this
+      many epochs and after the last;
+    - ``metadata``: JSON values stored in the checkpoints (what a resumed run needs to know).
+    """
+
+    def __init__(
+        self,
+        model: Sequential,
+        optimizer: Optimizer | str = "adam",
+        *,
+        epochs: int = 10,
+        batch_size: int = 100,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        eval_every: int = 1,
+        eval_subset: int | None = None,
+        drop_last: bool = False,
+        callbacks: Sequence[Callback] = (),
+        progress: bool | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 1,
+        metadata: dict | None = None,
+    ) -> None:
+        if not isinstance(model, Sequential):
+            raise TypeError(f"expected a Sequential model, got {type(model).__name__}")
+        if isinstance(optimizer, str):
+            optimizer = make_optimizer(optimizer)
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"expected an Optimizer or its name, got {type(optimizer).__name__}")
+        for name, value in (("epochs", epochs), ("batch_size", batch_size),
+                            ("eval_every", eval_every), ("checkpoint_every", checkpoint_every)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value}")
+        if eval_subset is not None and (int(eval_subset) != eval_subset or eval_subset < 1):
+            raise ValueError(f"eval_subset must be a positive integer or None, got {eval_subset}")
+        if rng is not None and seed is not None:
+            raise TypeError("pass seed= or rng=, not both")
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {cb!r}")
+        self.model = model
+        self.optimizer = optimizer
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.rng = as_generator(rng if rng is not None else seed)
+        self.eval_every = int(eval_every)
+        self.eval_subset = None if eval_subset is None else int(eval_subset)
+        self.drop_last = drop_last
+        self.callbacks = list(callbacks)
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.checkpoint_every = int(checkpoint_every)
+        self.metadata = dict(metadata or {})
+        self.history = History()
+        self.stop_training = False
+        self.epoch = 0  # epochs completed
+        self._samples = 0  # training-set size of the current run, for checkpoints
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.checkpoint_dir is None else self.checkpoint_dir / "checkpoint.npz"
+
+    def evaluated(self, epoch: int) -> bool:
+        """Whether the trainer evaluates the model after ``epoch``."""
+        return epoch % self.eval_every == 0 or epoch == self.epochs
+
+    def fit(self, x, t, x_val=None, t_val=None,
+            resume: str | os.PathLike | None = None) -> History:
+        """Train on (x, t); evaluate on (x_val, t_val) too when given. Returns the history.
+
+        ``resume`` names a checkpoint (or the folder holding ``checkpoint.npz``) of a run
+        with the same model, optimizer, data and batch size: training continues from it.
+        """
+        x, t = self._data(x, t, "x", "t")
+        if (x_val is None) != (t_val is None):
+            raise ValueError("give both x_val and t_val, or neither")
+        if x_val is not None:
+            x_val, t_val = self._data(x_val, t_val, "x_val", "t_val")
+        n = len(x)
+        iters = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if iters == 0:
+            raise ValueError(f"drop_last with {n} samples < batch_size {self.batch_size} "
+                             "leaves no batch")
+        self.history = History(iters)
+        self._samples = n
+        self.epoch = 0
+        self.stop_training = False
+        if resume is not None:
+            self._load_checkpoint(resume, n)
+        losses = np.full(self.epochs * iters, np.nan)
+        losses[: len(self.history.loss)] = self.history.loss
+        self.history.loss = losses
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+
+        bar = self._progress_bar(iters)
+        recorded = None  # losses to keep: those of the completed epochs, unless diverged
+        try:
+            # Overflow warnings are how a diverging run first shows; it is caught below.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                self._loop(x, t, x_val, t_val, iters, bar)
+        except TrainingDiverged as err:
+            recorded = (err.epoch - 1) * iters + err.iteration
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+            self.history.loss = losses[: self.epoch * iters if recorded is None else recorded]
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.history
+
+    def _data(self, x, t, xname: str, tname: str) -> tuple[np.ndarray, np.ndarray]:
+        x = np.ascontiguousarray(x, dtype=self.model.dtype)
+        t = np.ascontiguousarray(t)
+        if x.ndim < 2 or len(x) == 0:
+            raise ValueError(f"{xname} must be a non-empty batch (N, ...), got shape {x.shape}")
+        if len(t) != len(x):
+            raise ValueError(f"{xname} has {len(x)} samples but {tname} has {len(t)}")
+        return x, t
+
+    def _progress_bar(self, iters: int):
+        if not self.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.epochs * iters, initial=self.epoch * iters, unit="batch",
+                    leave=False, dynamic_ncols=True)
+
+    def _loop(self, x, t, x_val, t_val, iters, bar) -> None:
+        model, opt, history = self.model, self.optimizer, self.history
+        params, grads = model.params, model.grads
+        backprop, update = model.backprop, opt.update
+        losses = history.loss
+        bs = self.batch_size
+        xbuf = np.empty((bs, *x.shape[1:]), dtype=x.dtype)
+        tbuf = np.empty((bs, *t.shape[1:]), dtype=t.dtype)
+        every = max(1, iters // 20)  # progress-bar refreshes per epoch: about 20
+        good = {k: p.copy() for k, p in params.items()}
+        accuracy = ""  # the latest accuracy, shown beside the loss on the progress bar
+        started = time.perf_counter() - history.wall_time
+
+        for epoch in range(self.epoch + 1, self.epochs + 1):
+            tic = time.perf_counter()
+            for cb in self.callbacks:
+                cb.on_epoch_begin(self, epoch)
+            if bar is not None:
+                bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
+            perm = self.rng.permutation(len(x))
+            it = (epoch - 1) * iters
+            for i in range(iters):
+                idx = perm[i * bs : (i + 1) * bs]
+                # mode="clip" lets take() write straight into the buffer (indices are valid).
+                xb = np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip")
+                tb = np.take(t, idx, axis=0, out=tbuf[: len(idx)], mode="clip")
+                try:
+                    loss = backprop(xb, tb)
+                except ValueError:
+                    # The loss layer refuses scores that overflowed: that is divergence too.
+                    if np.isfinite(model.predict(xb)).all():
+                        raise
+                    loss = math.nan
+                losses[it + i] = loss
+                if not math.isfinite(loss):
+                    self._diverged(epoch, i + 1, loss, good)
+                update(params, grads)
+                if bar is not None and (i + 1) % every == 0:
+                    recent = losses[it + i + 1 - every : it + i + 1]
+                    bar.set_postfix_str(f"loss {np.mean(recent):.4f}{accuracy}", refresh=False)
+                    bar.update(every)
+            if not _all_finite(params):
+                self._diverged(epoch, iters, math.nan, good)
+            for k, p in params.items():
+                good[k][...] = p
+            if bar is not None:
+                bar.update(iters - iters // every * every)
+
+            record = self._evaluate(epoch, x, t, x_val, t_val, losses[it : it + iters])
+            self.epoch = epoch
+            history.wall_time = time.perf_counter() - started
+            record["time"] = time.perf_counter() - tic
+            history.records.append(record)
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch, record)
+            if self.checkpoint_dir is not None and (
+                epoch % self.checkpoint_every == 0 or epoch == self.epochs or self.stop_training
+            ):
+                self.save_checkpoint(self.checkpoint_path)
+            for field in ("val_acc", "train_acc"):
+                if record[field] is not None:
+                    accuracy = f", {field} {record[field]:.4f}"
+                    break
+            if self.stop_training:
+                break
+
+    def _evaluate(self, epoch, x, t, x_val, t_val, epoch_losses) -> dict:
+        record = dict.fromkeys(EPOCH_FIELDS)
+        record.update(epoch=epoch, loss=float(np.mean(epoch_losses)), lr=self.optimizer.lr)
+        if self.evaluated(epoch):
+            k = self.eval_subset
+            _, record["train_acc"] = evaluate(self.model, x[:k], t[:k])
+            if x_val is not None:
+                record["val_loss"], record["val_acc"] = evaluate(self.model, x_val[:k], t_val[:k])
+        return record
+
+    def _diverged(self, epoch: int, iteration: int, loss: float, good: dict) -> None:
+        self.model.set_params(good)
+        kept = f"the end of epoch {epoch - 1}" if epoch > 1 else "initialisation"
+        self.history.stopped_reason = (
+            f"training diverged at epoch {epoch}, iteration {iteration} (loss {loss}); "
+            f"kept the parameters from {kept}; try a smaller learning rate "
+            f"(it was {self.optimizer.lr:g})"
+        )
+        raise TrainingDiverged(self.history.stopped_reason, epoch, iteration, self.history)
+
+    # --- checkpoints -------------------------------------------------------------------
+
+    def save_checkpoint(self, path: str | os.PathLike) -> None:
+        """Write everything needed to resume after the current epoch (atomically)."""
+        arrays = model_arrays(self.model)
+        for name, slots in self.optimizer.state.items():
+            for slot, value in slots.items():
+                arrays[f"optim/{name}/{slot}"] = value
+        arrays["history/loss"] = self.history.loss[: self.epoch * self.history.iterations_per_epoch]
+        callbacks = []
+        for i, cb in enumerate(self.callbacks):
+            values = {}
+            for key, value in cb.state().items():
+                if isinstance(value, np.ndarray):
+                    arrays[f"callback/{i}/{key}"] = value
+                else:
+                    values[key] = value
+            callbacks.append({"type": type(cb).__name__, "values": values})
+        history = self.history.to_dict()
+        del history["loss"]
+        meta = model_meta(self.model, self.metadata, kind=CHECKPOINT_FORMAT)
+        meta["training"] = {
+            "epoch": self.epoch,
+            "samples": self._samples,
+            "batch_size": self.batch_size,
+            "optimizer": {"type": type(self.optimizer).__name__, "lr": self.optimizer.lr,
+                          "steps": self.optimizer.steps},
+            "rng": self.rng.bit_generator.state,
+            "layer_rngs": _layer_rng_states(self.model),
+            "history": history,
+            "callbacks": callbacks,
+        }
+        write_archive(path, arrays, meta)
+
+    def _load_checkpoint(self, path: str | os.PathLike, n: int) -> None:
+        path = Path(path)
+        if path.is_dir():
+            path = path / "checkpoint.npz"
+        arrays, meta = read_archive(path, formats=(CHECKPOINT_FORMAT,))
+        state = meta["training"]
+        if meta["config"] != self.model.config():
+            raise ValueError(f"{path}: the checkpoint is of a different model architecture")
+        opt = state["optimizer"]
+        if opt["type"] != type(self.optimizer).__name__:
+            raise ValueError(f"{path}: the checkpoint was trained with {opt['type']}, "
+                             f"not {type(self.optimizer).__name__}")
+        if state["samples"] != n or state["batch_size"] != self.batch_size:
+            raise ValueError(
+                f"{path}: the checkpoint ran on {state['samples']} samples in batches of "
+                f"{state['batch_size']}; this run has {n} samples and batch_size "
+                f"{self.batch_size}"
+            )
+        if len(state["callbacks"]) != len(self.callbacks):
+            raise ValueError(f"{path}: the checkpoint had {len(state['callbacks'])} callbacks, "
+                             f"this trainer has {len(self.callbacks)}")
+        load_arrays(self.model, arrays)
+        self.optimizer.lr = opt["lr"]
+        self.optimizer.steps = opt["steps"]
+        self.optimizer.state = {}
+        for key, value in arrays.items():
+            if key.startswith("optim/"):
+                _, name, slot = key.split("/")
+                self.optimizer.state.setdefault(name, {})[slot] = value
+        self.rng.bit_generator.state = state["rng"]
+        _set_layer_rng_states(self.model, state["layer_rngs"])
+        for i, (cb, saved) in enumerate(zip(self.callbacks, state["callbacks"], strict=True)):
+            prefix = f"callback/{i}/"
+            values = dict(saved["values"])
+            values.update({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+            cb.load_state(values)
+        self.history = History.from_dict({**state["history"], "loss": arrays["history/loss"]})
+        self.epoch = state["epoch"]
+
+
+def _all_finite(params: dict[str, np.ndarray]) -> bool:
+    return all(np.isfinite(p).all() for p in params.values())
+
+
+def _layer_rng_states(model: Sequential) -> dict[str, dict]:
+    """Generator states of layers that draw random numbers while training (dropout)."""
+    return {str(i): layer.rng.bit_generator.state for i, layer in enumerate(model.layers)
+            if isinstance(getattr(layer, "rng", None), np.random.Generator)}
+
+
+def _set_layer_rng_states(model: Sequential, states: dict[str, dict]) -> None:
+    for i, state in states.items():
+        model.layers[int(i)].rng.bit_generator.state = state
+
+
+def fit(
+    model: Sequential,
+    x,
+    t,
+    x_val=None,
+    t_val=None,
+    *,
+    optimizer: Optimizer | str = "adam",
+    lr: float | None = None,
+    **trainer_options,
+) -> History:
+    """Train ``model`` in one call: ``fit(net, x, t, x_test, t_test, optimizer="sgd", lr=0.1)``.
+
+    ``lr`` sets the learning rate of a named optimizer; the other keywords go to
+    :class:`Trainer` (epochs, batch_size, seed, callbacks, ...).
+    """
+    if isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer, **({} if lr is None else {"lr": lr}))
+    elif lr is not None:
+        raise TypeError("lr= only applies to an optimizer given by name")
+    return Trainer(model, optimizer, **trainer_options).fit(x, t, x_val, t_val)

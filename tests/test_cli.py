@@ -1,0 +1,255 @@
+"""The scratchnn command line, end to end (subprocesses) and in process (main())."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from scratchnn import cli
+from scratchnn.data import load_mnist
+from scratchnn.layers import Tanh
+from scratchnn.serialization import load_model
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _run(*args, env=None, cwd=None):
+    """``python -m scratchnn ARGS`` in a fresh interpreter: (exit status, stdout, stderr)."""
+    environment = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
+    done = subprocess.run([sys.executable, "-m", "scratchnn", *map(str, args)],
+                          capture_output=True, text=True, env=environment, cwd=cwd,
+                          timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _draw(digit: str, path: Path) -> Path:
+    """A digit drawn with a thick black pen on white paper, 200x200 pixels."""
+    image = Image.new("RGB", (200, 200), "white")
+    draw = ImageDraw.Draw(image)
+    if digit == "0":
+        draw.ellipse([(50, 20), (150, 180)], outline="black", width=16)
+    elif digit == "1":
+        draw.line([(110, 20), (95, 180)], fill="black", width=16)
+    elif digit == "7":
+        draw.line([(40, 30), (160, 30), (80, 185)], fill="black", width=16, joint="curve")
+    image.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(shared_data, tmp_path_factory):
+    """A small MLP trained by ``scratchnn train`` on 10,000 MNIST digits."""
+    out = tmp_path_factory.mktemp("run")
+    code, stdout, stderr = _run(
+        "train", "--limit", 10_000, "--epochs", 2, "--hidden", 64, "--lr", 0.002,
+        "--eval-subset", 2000, "--out", out, env={"SCRATCHNN_DATA": str(shared_data)})
+    assert code == 0, stderr
+    return out, stdout, stderr
+
+
+def test_train_end_to_end(trained):
+    out, stdout, stderr = trained
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["epoch", "loss"])
+    rows = [line.split() for line in lines[header + 1 : header + 3]]
+    assert [r[0] for r in rows] == ["1", "2"]
+    assert "test accuracy" in lines[-1] and str(out) in lines[-1]
+    assert stderr == ""  # no progress bar when the output is not a terminal
+    for name in ("model.npz", "history.json", "history.csv", "checkpoint.npz",
+                 "learning_curves.png", "confusion_matrix.png", "misclassified.png",
+                 "first_layer_weights.png"):
+        assert (out / name).stat().st_size > 0, name
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["epochs"]) == 2 and len(history["loss"]) == 2 * 100
+    test_acc = history["epochs"][-1]["val_acc"]
+    assert test_acc > 0.85
+    assert f"{100 * test_acc:.2f}%" in rows[1]
+    model = load_model(out / "model.npz")
+    meta = model.meta["metadata"]
+    assert meta["dataset"] == "mnist" and meta["input_shape"] == [784]
+    assert meta["classes"] == [str(d) for d in range(10)]
+    assert meta["test_accuracy"] == test_acc
+    assert [p.shape for p in model.params.values()] == [(784, 64), (64,), (64, 10), (10,)]
+
+
+def test_evaluate_end_to_end(trained, shared_data):
+    out, _, _ = trained
+    figures = out / "evaluation"
+    code, stdout, stderr = _run("evaluate", out / "model.npz", "--out", figures,
+                                env={"SCRATCHNN_DATA": str(shared_data)})
+    assert code == 0, stderr
+    _, (xt, tt) = load_mnist(data_dir=shared_data)
+    accuracy = load_model(out / "model.npz").accuracy(xt, tt)
+    assert f"accuracy {100 * accuracy:.2f}% on 10,000 test samples" in stdout
+    lines = stdout.splitlines()
+    assert lines[1].split() == ["class", "precision", "recall", "support"]
+    assert lines[2].split()[0] == "0" and lines[2].split()[3] == "980"  # zeros in MNIST's test
+    assert "confusion matrix" in stdout
+    assert (figures / "confusion_matrix.png").stat().st_size > 0
+    assert (figures / "misclassified.png").stat().st_size > 0
+
+
+def test_predict_reads_drawn_digits(trained, tmp_path):
+    out, _, _ = trained
+    images = [_draw(d, tmp_path / f"drawn_{d}.png") for d in "017"]
+    code, stdout, stderr = _run("predict", out / "model.npz", *images)
+    assert code == 0, stderr
+    lines = stdout.splitlines()
+    assert len(lines) == 3
+    for digit, line in zip("017", lines, strict=True):
+        path, ranked = line.split(": ")
+        assert path.endswith(f"drawn_{digit}.png")
+        top = ranked.split("  ")
+        assert len(top) == 3
+        assert top[0].startswith(f"{digit} (")
+        percents = [float(t.split("(")[1].rstrip("%)")) for t in top]
+        assert percents == sorted(percents, reverse=True) and sum(percents) <= 100.05
+
+
+def test_help_and_version():
+    code, stdout, _ = _run("--help")
+    assert code == 0
+    for command in ("train", "evaluate", "predict", "plot", "gradcheck", "reproduce", "bench"):
+        assert command in stdout
+    code, stdout, _ = _run("--version")
+    assert code == 0 and stdout.startswith("scratchnn ")
+
+
+@pytest.mark.parametrize(
+    "command", ["train", "evaluate", "predict", "plot", "gradcheck", "reproduce", "bench"]
+)
+def test_every_command_has_help(command, capsys):
+    assert cli.main([command, "--help"]) == 0
+    assert f"usage: scratchnn {command}" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys):
+    assert cli.main(["train", "--epochs", "0"]) == 2
+    assert "expected a positive integer" in capsys.readouterr().err
+    assert cli.main(["train", "--dataset", "imagenet"]) == 2
+    assert cli.main(["nonsense"]) == 2
+    assert cli.main([]) == 2
+    assert cli.main(["predict", "model.npz"]) == 2  # no image
+    code, _, stderr = _run("train", "--hidden", "ten")
+    assert code == 2 and "comma-separated" in stderr
+
+
+def test_failures_are_one_line_without_traceback(tmp_path):
+    code, stdout, stderr = _run("evaluate", tmp_path / "missing.npz")
+    assert code == 1
+    assert stderr.strip().count("\n") == 0
+    assert stderr.startswith("scratchnn evaluate: error:") and "no such model file" in stderr
+    assert "Traceback" not in stderr
+    code, _, stderr = _run("--debug", "evaluate", tmp_path / "missing.npz")
+    assert code == 1 and "Traceback" in stderr and "FileNotFoundError" in stderr
+
+
+def test_truncated_model_file_is_a_clear_error(trained, tmp_path, capsys):
+    out, _, _ = trained
+    data = (out / "model.npz").read_bytes()
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(data[: len(data) // 2])
+    assert cli.main(["evaluate", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert f"{broken}: truncated or corrupt model file" in err
+    with pytest.raises(ValueError, match="truncated"):
+        cli.main(["evaluate", str(broken), "--debug"])
+
+
+def test_predict_refuses_models_that_do_not_read_digits(tmp_path, capsys):
+    cli.main(["train", "--dataset", "xor", "--epochs", "1", "--out", str(tmp_path / "xor"),
+              "--no-plots"])
+    capsys.readouterr()
+    image = _draw("1", tmp_path / "one.png")
+    assert cli.main(["predict", str(tmp_path / "xor" / "model.npz"), str(image)]) == 2
+    assert "28x28" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset", ["xor", "spirals", "circles"])
+def test_toy_data_sets_train(dataset, tmp_path, capsys):
+    assert cli.main(["train", "--dataset", dataset, "--hidden", "16,16", "--epochs", "20",
+                     "--batch-size", "20", "--lr", "0.01", "--out", str(tmp_path),
+                     "--checkpoint-every", "0"]) == 0
+    model = load_model(tmp_path / "model.npz")
+    assert model.meta["metadata"]["test_accuracy"] > 0.85, capsys.readouterr().out
+    assert not (tmp_path / "checkpoint.npz").exists()
+    assert (tmp_path / "confusion_matrix.png").exists()
+
+
+def test_resume_through_the_command_line(shared_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SCRATCHNN_DATA", str(shared_data))
+    options = ["train", "--limit", "600", "--epochs", "3", "--hidden", "16",
+               "--optimizer", "momentum", "--lr", "0.05", "--no-plots"]
+    assert cli.main([*options, "--out", str(tmp_path / "straight")]) == 0
+
+    def interrupt_after_epoch_2(self, trainer, epoch, logs):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(cli._EpochTable, "on_epoch_end", interrupt_after_epoch_2)
+        assert cli.main([*options, "--out", str(tmp_path / "cut")]) == 1
+    err = capsys.readouterr().err
+    assert f"continue with: scratchnn train --resume {tmp_path / 'cut'}" in err
+    assert cli.main(["train", "--resume", str(tmp_path / "cut"), "--no-plots"]) == 0
+    assert "    3 " in capsys.readouterr().out
+    straight = load_model(tmp_path / "straight" / "model.npz")
+    resumed = load_model(tmp_path / "cut" / "model.npz")
+    for name, p in straight.params.items():
+        np.testing.assert_array_equal(resumed.params[name], p, err_msg=name)
+
+
+def test_divergence_is_reported_in_one_line(tmp_path, capsys):
+    code = cli.main(["train", "--dataset", "spirals", "--optimizer", "sgd", "--lr", "1e30",
+                     "--epochs", "2", "--out", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("scratchnn train: error: training diverged at epoch 1, iteration")
+    assert "smaller learning rate" in err and "\n" not in err
+
+
+def test_gradcheck(capsys, monkeypatch):
+    assert cli.main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert "backprop agrees" in out and out.count(" ok") == 6
+
+    def wrong_backward(self, dout):
+        return dout * (1 - self.out)  # forgot the square: a backprop bug
+
+    monkeypatch.setattr(Tanh, "backward", wrong_backward)
+    assert cli.main(["gradcheck"]) == 1
+    assert "DISAGREES" in capsys.readouterr().out
+
+
+def test_plot_commands(trained, shared_data, tmp_path, monkeypatch, capsys):
+    out, _, _ = trained
+    monkeypatch.setenv("SCRATCHNN_DATA", str(shared_data))
+    monkeypatch.chdir(tmp_path)
+    runs = [
+        (["activations"], "activations.png"),
+        (["gradient-descent", "--function", "elongated"], "gradient-descent.png"),
+        (["curves", str(out / "history.json"), "-o", "curves.svg"], "curves.svg"),
+        (["weights", str(out / "model.npz"), "-o", "w.png"], "w.png"),
+        (["confusion", str(out / "model.npz"), "--limit", "500", "-o", "cm.png"], "cm.png"),
+        (["misclassified", str(out / "model.npz"), "-o", "m.png"], "m.png"),
+    ]
+    for args, name in runs:
+        assert cli.main(["plot", *args]) == 0, args
+        assert (tmp_path / name).stat().st_size > 1000, name
+        assert f"wrote {name}" in capsys.readouterr().out
+    with Image.open(tmp_path / "activations.png") as image:
+        assert image.size[0] > 300
+
+
+def test_missing_delegated_module_gives_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setitem(cli.DELEGATED, "bench", ("scratchnn.no_such_module", "time things"))
+    assert cli.main(["bench", "--quick"]) == 1
+    assert "'scratchnn bench' is not available" in capsys.readouterr().err
+    assert cli.main(["gradcheck", "--samples", "2"]) == 0  # the rest still works

@@ -1,0 +1,95 @@
+"""Pictures of digits to MNIST form: grey, 20-pixel box, centred by mass, white on black."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from scratchnn.data import load_mnist
+from scratchnn.images import load_digit, to_mnist
+
+
+def _draw_seven(scale=1.0, ink="black", paper="white", mode="RGB"):
+    """A '7' drawn with a thick pen, off-centre (top-left) on a 300x400 canvas times scale."""
+    image = Image.new(mode, (round(300 * scale), round(400 * scale)), paper)
+    draw = ImageDraw.Draw(image)
+    corners = [(40 * scale, 60 * scale), (170 * scale, 60 * scale), (90 * scale, 260 * scale)]
+    draw.line(corners, fill=ink, width=max(1, round(22 * scale)), joint="curve")
+    return image
+
+
+def _centre_of_mass(a):
+    r = np.arange(a.shape[0])
+    return (a.sum(axis=1) @ r) / a.sum(), (a.sum(axis=0) @ r) / a.sum()
+
+
+def _check_mnist_like(d):
+    assert d.shape == (28, 28) and d.dtype == np.float32
+    assert d.min() == 0.0 and d.max() == pytest.approx(1.0)
+    cy, cx = _centre_of_mass(d)
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5  # MNIST's centre (its mean: 14.0)
+    rows = np.flatnonzero(d.any(axis=1))
+    cols = np.flatnonzero(d.any(axis=0))
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (20, 21)  # LANCZOS may bleed 1
+    assert d[:, :3].max() == 0 and d[:, -3:].max() == 0  # black margins
+
+
+def test_dark_ink_on_white_paper(tmp_path):
+    _draw_seven().save(tmp_path / "seven.png")
+    d = load_digit(tmp_path / "seven.png")
+    _check_mnist_like(d)
+    # A 7 is tall: its height fills the 20-pixel box, its bar is at the top.
+    rows = np.flatnonzero(d.any(axis=1))
+    assert rows[-1] - rows[0] + 1 >= 20
+    assert d[rows[0] : rows[0] + 3].sum() > d[rows[-1] - 2 : rows[-1] + 1].sum()
+
+
+def test_light_ink_on_dark_and_colour_jpeg_agree(tmp_path):
+    _draw_seven().save(tmp_path / "a.png")
+    _draw_seven(ink=(250, 240, 90), paper=(20, 30, 60)).save(tmp_path / "b.jpg", quality=90)
+    a = load_digit(tmp_path / "a.png")
+    b = load_digit(tmp_path / "b.jpg")
+    _check_mnist_like(b)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.95
+
+
+def test_transparent_background(tmp_path):
+    for ink in ("black", "white"):
+        _draw_seven(mode="RGBA", ink=ink, paper=(0, 0, 0, 0)).save(tmp_path / f"{ink}.png")
+        _check_mnist_like(load_digit(tmp_path / f"{ink}.png"))
+
+
+def test_grey_small_image_is_scaled_up(tmp_path):
+    _draw_seven(scale=0.1, mode="L", ink=0, paper=255).save(tmp_path / "tiny.png")
+    _check_mnist_like(load_digit(tmp_path / "tiny.png"))
+
+
+def test_an_mnist_digit_survives_the_round_trip(shared_data):
+    _, (xt, _) = load_mnist(data_dir=shared_data, flatten=False)
+    correlations = []
+    for digit in xt[:50, 0]:
+        # Blow it up to a dark-on-light 224x224 picture, off-centre on a larger page.
+        big = Image.fromarray((255 * (1 - digit)).astype(np.uint8)).resize(
+            (224, 224), Image.Resampling.BILINEAR)
+        page = np.full((300, 280), 255, np.uint8)
+        page[10:234, 50:274] = np.asarray(big)
+        back = to_mnist(page)
+        correlations.append(np.corrcoef(back.ravel(), digit.ravel())[0, 1])
+    # Most come back almost exactly; thin strokes (ones) lose more to a 1-pixel shift when
+    # the centre of mass is rounded, as in MNIST itself.
+    assert np.median(correlations) > 0.95
+    assert min(correlations) > 0.6
+
+
+def test_bad_inputs(tmp_path):
+    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
+    with pytest.raises(ValueError, match="blank.png.*blank"):
+        load_digit(tmp_path / "blank.png")
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(ValueError, match="text.png: not a readable image"):
+        load_digit(tmp_path / "text.png")
+    with pytest.raises(FileNotFoundError, match="no such image"):
+        load_digit(tmp_path / "missing.png")
+    with pytest.raises(ValueError, match="grey"):
+        to_mnist(np.zeros((2, 3, 4, 5)))

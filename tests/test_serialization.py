@@ -1,0 +1,231 @@
+"""Model files: round trips, no pickle, atomic writes and clear errors on bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from scratchnn import serialization
+from scratchnn.conv import Convolution2D, Flatten, MaxPooling2D
+from scratchnn.layers import Affine, LeakyReLU, ReLU, SigmoidBinaryCrossEntropy, Tanh
+from scratchnn.network import MLP, Sequential
+from scratchnn.regularization import BatchNormalization, Dropout
+from scratchnn.serialization import load_model, read_model_meta, save_model
+
+
+def _same_params(a: Sequential, b: Sequential) -> None:
+    assert list(a.params) == list(b.params)
+    for name, p in a.params.items():
+        q = b.params[name]
+        assert q.dtype == p.dtype, name
+        np.testing.assert_array_equal(q, p, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mlp_round_trip_keeps_parameters_dtype_and_predictions(tmp_path, dtype):
+    net = MLP([6, 5, 4, 3], activation="tanh", dtype=dtype, seed=1, weight_decay=0.01)
+    x = np.random.default_rng(2).standard_normal((7, 6)).astype(dtype)
+    path = save_model(net, tmp_path / "m.npz", metadata={"dataset": "toy", "epochs": 3})
+    loaded = load_model(path)
+    assert type(loaded) is Sequential
+    assert loaded.dtype == np.dtype(dtype)
+    assert loaded.config() == net.config()
+    assert loaded.weight_decay == 0.01
+    _same_params(net, loaded)
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+    meta = read_model_meta(path)
+    assert meta["metadata"] == {"dataset": "toy", "epochs": 3}
+    assert meta["format"] == "scratchnn-model" and meta["format_version"] == 1
+    assert meta["dtype"] == np.dtype(dtype).name
+    from scratchnn import __version__
+
+    assert meta["scratchnn_version"] == __version__
+
+
+def test_loaded_model_owns_its_arrays_and_trains(tmp_path):
+    net = MLP([3, 4, 2], seed=0)
+    loaded = load_model(save_model(net, tmp_path / "m.npz"))
+    loaded.params["W1"][...] = 0
+    assert np.any(net.params["W1"] != 0)
+    x, t = np.ones((2, 3), np.float32), np.array([0, 1])
+    assert np.isfinite(loaded.backprop(x, t))
+
+
+def test_round_trip_of_conv_batchnorm_dropout_with_state(tmp_path):
+    rng = np.random.default_rng(0)
+    net = Sequential(
+        [
+            Convolution2D(in_channels=1, out_channels=3, kernel_size=3, pad=1, rng=rng),
+            BatchNormalization(3),
+            ReLU(),
+            MaxPooling2D(pool=2),
+            Flatten(),
+            Dropout(0.3, seed=5),
+            Affine(in_features=3 * 4 * 4, out_features=5, rng=rng),
+            LeakyReLU(0.2),
+            Affine(in_features=5, out_features=1, rng=rng),
+        ],
+        loss=SigmoidBinaryCrossEntropy(),
+    )
+    x = rng.standard_normal((6, 1, 8, 8)).astype(np.float32)
+    net.backprop(x, np.array([0, 1, 0, 1, 1, 0]))  # moves the running statistics
+    assert np.any(net.layers[1].running_mean != 0)
+    loaded = load_model(save_model(net, tmp_path / "conv.npz"))
+    _same_params(net, loaded)
+    np.testing.assert_array_equal(loaded.layers[1].running_mean, net.layers[1].running_mean)
+    np.testing.assert_array_equal(loaded.layers[1].running_var, net.layers[1].running_var)
+    assert isinstance(loaded.loss_layer, SigmoidBinaryCrossEntropy)
+    assert loaded.layers[7].alpha == 0.2
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+
+
+def test_file_is_a_plain_npz_without_pickled_objects(tmp_path):
+    path = save_model(MLP([2, 3, 2], seed=0), tmp_path / "m.npz", metadata={"a": [1, 2]})
+    with np.load(path, allow_pickle=False) as archive:
+        names = set(archive.files)
+        assert names == {"param/W1", "param/b1", "param/W2", "param/b2", "meta"}
+        assert all(archive[n].dtype != object for n in names)
+        meta = json.loads(str(archive["meta"]))
+    assert meta["config"]["layers"][0] == {"type": "Affine", "in_features": 2, "out_features": 3}
+
+
+def test_metadata_must_be_json(tmp_path):
+    with pytest.raises(TypeError, match="JSON"):
+        save_model(MLP([2, 2], seed=0), tmp_path / "m.npz", metadata={"x": object()})
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_failed_write_leaves_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    old = MLP([2, 3, 2], seed=0)
+    save_model(old, path)
+    before = path.read_bytes()
+
+    def crash(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(serialization.np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(MLP([2, 3, 2], seed=1), path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_saved_file_gets_the_usual_permissions(tmp_path):
+    path = save_model(MLP([2, 2], seed=0), tmp_path / "m.npz")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# --- bad files ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    return save_model(MLP([4, 3, 2], seed=0), tmp_path / "model.npz")
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.9, 0.99])
+def test_truncated_file_is_a_clear_error(model_file, keep):
+    data = model_file.read_bytes()
+    model_file.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ValueError, match="truncated or corrupt") as err:
+        load_model(model_file)
+    assert str(model_file) in str(err.value)
+
+
+def test_corrupted_bytes_are_a_clear_error(model_file):
+    data = bytearray(model_file.read_bytes())
+    with zipfile.ZipFile(model_file) as z:
+        info = z.getinfo("param/W1.npy")
+    # Flip bytes inside W1's data: the zip's CRC check must catch it.
+    start = info.header_offset + 30 + len(info.filename) + 140
+    data[start : start + 8] = bytes(b ^ 0xFF for b in data[start : start + 8])
+    model_file.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_model(model_file)
+
+
+def test_foreign_files_are_refused(tmp_path):
+    text = tmp_path / "notes.npz"
+    text.write_text("hello, not a model")
+    with pytest.raises(ValueError, match="not a scratchnn model file"):
+        load_model(text)
+    other = tmp_path / "other.npz"
+    np.savez(other, a=np.zeros(3))
+    with pytest.raises(ValueError, match="no 'meta'"):
+        load_model(other)
+    npy = tmp_path / "array.npy"
+    np.save(npy, np.zeros(3))
+    with pytest.raises(ValueError, match="not an .npz"):
+        load_model(npy)
+    wrong_format = tmp_path / "wrong.npz"
+    serialization.write_archive(wrong_format, {}, {"format": "something-else"})
+    with pytest.raises(ValueError, match="format 'something-else'"):
+        load_model(wrong_format)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        load_model(tmp_path / "nothing.npz")
+
+
+def _rewrite(path, change_meta=None, drop=None):
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {n: archive[n] for n in archive.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    if change_meta:
+        change_meta(meta)
+    if drop:
+        del arrays[drop]
+    serialization.write_archive(path, arrays, meta)
+
+
+def test_newer_format_version_asks_for_an_upgrade(model_file):
+    _rewrite(model_file, lambda m: m.update(format_version=2, scratchnn_version="9.0"))
+    with pytest.raises(ValueError, match=r"newer scratchnn \(9.0, format version 2\).*upgrade"):
+        load_model(model_file)
+
+
+def test_missing_parameter_is_named(model_file):
+    _rewrite(model_file, drop="param/b2")
+    with pytest.raises(ValueError, match="missing parameter 'b2'") as err:
+        load_model(model_file)
+    assert str(model_file) in str(err.value)
+
+
+def test_wrong_shape_and_unknown_layer(model_file):
+    _rewrite(model_file, lambda m: m["config"]["layers"][0].update(out_features=5))
+    with pytest.raises(ValueError, match="W1: expected shape"):
+        load_model(model_file)
+    _rewrite(model_file, lambda m: m["config"]["layers"].append({"type": "Evil"}))
+    with pytest.raises(ValueError, match="unknown layer type 'Evil'"):
+        load_model(model_file)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch pwned-by-model-file",))
+
+
+def test_pickled_object_in_archive_is_refused_without_running_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.npz"
+    np.savez(evil, meta=np.array([_Exploit()], dtype=object), **{"param/W1": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match="not a scratchnn model file"):
+        load_model(evil)
+    assert not (tmp_path / "pwned-by-model-file").exists()
+
+
+def test_registry_knows_every_layer_class():
+    for name, cls in serialization.LAYER_TYPES.items():
+        assert cls.__name__ == name
+    assert {"Affine", "ReLU", "Tanh", "Convolution2D", "BatchNormalization",
+            "Dropout", "Flatten"} <= set(serialization.LAYER_TYPES)
+    assert Tanh in serialization.LAYER_TYPES.values()

@@ -1,0 +1,357 @@
+"""Training: batches, history, callbacks, divergence, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from scratchnn.data import load_mnist, make_spirals
+from scratchnn.layers import Affine, ReLU, Tanh
+from scratchnn.network import MLP, Sequential
+from scratchnn.optim import SGD, Adam
+from scratchnn.regularization import Dropout
+from scratchnn.serialization import load_model
+from scratchnn.train import (
+    Callback,
+    CosineDecay,
+    EarlyStopping,
+    History,
+    StepDecay,
+    Trainer,
+    TrainingDiverged,
+    classification_report,
+    confusion_matrix,
+    evaluate,
+    fit,
+)
+
+
+@pytest.fixture(scope="module")
+def spirals():
+    x, t = make_spirals(100, 3, seed=0)
+    xt, tt = make_spirals(100, 3, seed=1)
+    return x, t, xt, tt
+
+
+class _Recorder(Sequential):
+    """A network that remembers the batches it was trained on."""
+
+    def __init__(self, n_in):
+        super().__init__([Affine(in_features=n_in, out_features=2, rng=0)])
+        self.batches = []
+
+    def backprop(self, x, t):
+        self.batches.append(x[:, 0].copy())
+        return super().backprop(x, t)
+
+
+def test_each_epoch_walks_one_permutation_in_contiguous_batches():
+    n, bs = 23, 5
+    x = np.stack([np.arange(n), np.zeros(n)], axis=1).astype(np.float32)
+    t = np.arange(n) % 2
+    net = _Recorder(2)
+    history = Trainer(net, SGD(0.0), epochs=2, batch_size=bs, seed=7).fit(x, t)
+    rng = np.random.default_rng(7)
+    expected = []
+    for _ in range(2):
+        perm = rng.permutation(n)
+        expected += [perm[i : i + bs] for i in range(0, n, bs)]
+    assert [len(b) for b in net.batches] == [5, 5, 5, 5, 3] * 2  # ceil(23 / 5) = 5 per epoch
+    for got, want in zip(net.batches, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert history.iterations_per_epoch == 5
+    assert len(history.loss) == 10
+
+
+def test_drop_last_uses_floor_of_n_over_batch():
+    x = np.zeros((23, 2), np.float32)
+    t = np.zeros(23, np.int64)
+    net = _Recorder(2)
+    history = Trainer(net, SGD(0.0), epochs=1, batch_size=5, drop_last=True, seed=0).fit(x, t)
+    assert [len(b) for b in net.batches] == [5, 5, 5, 5]
+    assert history.iterations_per_epoch == 4
+    with pytest.raises(ValueError, match="leaves no batch"):
+        Trainer(net, SGD(0.0), batch_size=50, drop_last=True).fit(x, t)
+
+
+def test_learns_spirals_and_records_history(spirals):
+    x, t, xt, tt = spirals
+    net = MLP([2, 32, 32, 3], seed=0)
+    history = Trainer(net, Adam(lr=0.01), epochs=30, batch_size=30, seed=0).fit(x, t, xt, tt)
+    assert history.epochs == 30 and len(history.loss) == 30 * 10
+    assert history.train_acc[-1] > 0.95  # a linear model gets about 0.5
+    assert history.val_acc[-1] > 0.9
+    assert history.loss[-10:].mean() < 0.25 * history.loss[:10].mean()
+    last = history.records[-1]
+    assert last["epoch"] == 30 and last["lr"] == 0.01 and last["time"] > 0
+    loss, acc = evaluate(net, xt, tt)
+    assert acc == last["val_acc"] and loss == pytest.approx(last["val_loss"])
+    assert history.wall_time >= sum(r["time"] for r in history.records) * 0.99
+    assert history.stopped_reason is None
+
+
+def test_eval_every_and_eval_subset(spirals):
+    x, t, xt, tt = spirals
+    net = MLP([2, 8, 3], seed=0)
+    history = Trainer(net, Adam(lr=0.01), epochs=5, eval_every=2, eval_subset=50,
+                      seed=0).fit(x, t, xt, tt)
+    measured = [r["val_acc"] is not None for r in history.records]
+    assert measured == [False, True, False, True, True]  # and always after the last epoch
+    assert history.records[0]["train_acc"] is None
+    _, acc = evaluate(net, xt[:50], tt[:50])
+    assert history.records[-1]["val_acc"] == acc
+    assert np.isnan(history.val_acc[0]) and history.last("val_acc") == acc
+
+
+def test_mnist_subset_reaches_good_accuracy(shared_data):
+    (x, t), (xt, tt) = load_mnist(data_dir=shared_data)
+    net = MLP([784, 64, 10], seed=0)
+    history = fit(net, x[:6000], t[:6000], xt[:2000], tt[:2000], optimizer="adam", lr=2e-3,
+                  epochs=3, batch_size=100, seed=0)
+    assert history.val_acc[-1] > 0.85  # the first 2000 test digits are the harder half
+
+
+def test_progress_bar_only_when_asked(spirals, capsys):
+    x, t, _, _ = spirals
+    Trainer(MLP([2, 4, 3], seed=0), "sgd", epochs=1, seed=0).fit(x, t)
+    assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
+    Trainer(MLP([2, 4, 3], seed=0), "sgd", epochs=1, seed=0, progress=True).fit(x, t)
+    err = capsys.readouterr().err
+    assert "0/3 [" in err and "batch/s" in err
+
+
+def test_one_hot_targets_and_float64(spirals):
+    x, t, _, _ = spirals
+    net = MLP([2, 8, 3], dtype=np.float64, seed=0)
+    history = fit(net, x, np.eye(3)[t], epochs=2, seed=0)
+    assert net.dtype == np.float64 and history.train_acc[-1] > 0.3
+
+
+def test_bad_arguments():
+    net = MLP([2, 2], seed=0)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        Trainer(net, batch_size=0)
+    with pytest.raises(ValueError, match="epochs"):
+        Trainer(net, epochs=1.5)
+    with pytest.raises(TypeError, match="Optimizer"):
+        Trainer(net, optimizer=0.1)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        Trainer(net, optimizer="adamw")
+    with pytest.raises(TypeError, match="Callback"):
+        Trainer(net, callbacks=[print])
+    with pytest.raises(ValueError, match="x has 3 samples but t has 2"):
+        Trainer(net).fit(np.zeros((3, 2)), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="both x_val and t_val"):
+        Trainer(net).fit(np.zeros((3, 2)), np.zeros(3, np.int64), np.zeros((3, 2)))
+    with pytest.raises(TypeError, match="only applies"):
+        fit(net, np.zeros((3, 2)), np.zeros(3, np.int64), optimizer=SGD(), lr=0.1)
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+
+def test_confusion_matrix_and_report_by_hand():
+    t = np.array([0, 0, 1, 1, 1, 2])
+    pred = np.array([0, 1, 1, 1, 2, 2])
+    cm = confusion_matrix(t, pred, 4)
+    np.testing.assert_array_equal(cm, [[1, 1, 0, 0], [0, 2, 1, 0], [0, 0, 1, 0], [0, 0, 0, 0]])
+    report = classification_report(cm)
+    np.testing.assert_allclose(report["precision"], [1, 2 / 3, 1 / 2, 0])
+    np.testing.assert_allclose(report["recall"], [1 / 2, 2 / 3, 1, 0])
+    np.testing.assert_array_equal(report["support"], [2, 3, 1, 0])
+    np.testing.assert_array_equal(confusion_matrix(np.eye(3)[t], pred), cm[:3, :3])
+    with pytest.raises(ValueError, match="as many predictions"):
+        confusion_matrix(t, pred[:3])
+
+
+# --- callbacks ---------------------------------------------------------------------------
+
+
+def test_step_and_cosine_schedules(spirals):
+    step = StepDecay(step_size=2, gamma=0.5)
+    assert [step.factor(e) for e in range(1, 6)] == [1, 1, 0.5, 0.5, 0.25]
+    cosine = CosineDecay(epochs=4, min_factor=0.1)
+    expected = [0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * k / 4)) for k in range(4)]
+    assert [cosine.factor(e) for e in range(1, 5)] == pytest.approx(expected)
+    assert cosine.factor(1) == 1.0
+    x, t, _, _ = spirals
+    history = fit(MLP([2, 4, 3], seed=0), x, t, optimizer="sgd", lr=0.2, epochs=5, seed=0,
+                  callbacks=[StepDecay(2, 0.5)])
+    assert [r["lr"] for r in history.records] == pytest.approx([0.2, 0.2, 0.1, 0.1, 0.05])
+
+
+def test_early_stopping_stops_and_reports(spirals):
+    x, t, xt, tt = spirals
+    stop = EarlyStopping("val_acc", patience=2)
+    # A zero learning rate never improves anything: stop after 1 + patience epochs.
+    history = fit(MLP([2, 4, 3], seed=0), x, t, xt, tt, optimizer="sgd", lr=0.0, epochs=10,
+                  seed=0, callbacks=[stop])
+    assert history.epochs == 3
+    assert "early stopping at epoch 3" in history.stopped_reason
+    assert stop.best_epoch == 1
+
+
+def test_early_stopping_restores_best_parameters():
+    net = MLP([2, 3, 2], seed=0)
+    trainer = Trainer(net, epochs=5)
+    stop = EarlyStopping("val_loss", patience=1)  # "auto": lower is better for a loss
+    best = {k: p.copy() for k, p in net.params.items()}
+    stop.on_epoch_end(trainer, 1, {"val_loss": 0.5})
+    net.params["W1"] += 1.0
+    stop.on_epoch_end(trainer, 2, {"val_loss": 0.7})
+    assert trainer.stop_training
+    stop.on_train_end(trainer)
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(p, best[name])
+
+
+def test_early_stopping_needs_the_metric(spirals):
+    x, t, _, _ = spirals
+    with pytest.raises(ValueError, match="does not measure"):
+        fit(MLP([2, 3], seed=0), x, t, epochs=2, callbacks=[EarlyStopping("val_acc")])
+    with pytest.raises(ValueError, match="unknown monitor"):
+        EarlyStopping("accuracy")
+
+
+# --- divergence --------------------------------------------------------------------------
+
+
+class _ExplodeAt(Callback):
+    """Sets an absurd learning rate from a given epoch on."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, trainer, epoch):
+        if epoch >= self.epoch:
+            trainer.optimizer.lr = 1e30
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_last_good_parameters(spirals):
+    x, t, _, _ = spirals
+    good = MLP([2, 16, 3], seed=0)
+    fit(good, x, t, optimizer="sgd", lr=0.1, epochs=2, seed=3)
+    net = MLP([2, 16, 3], seed=0)
+    trainer = Trainer(net, SGD(0.1), epochs=5, seed=3, callbacks=[_ExplodeAt(3)])
+    with pytest.raises(TrainingDiverged) as err:
+        trainer.fit(x, t)
+    message = str(err.value)
+    assert "diverged at epoch 3, iteration" in message
+    assert "learning rate" in message and "1e+30" in message
+    assert err.value.epoch == 3 and err.value.iteration >= 1
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(p, good.params[name], err_msg=name)
+    history = err.value.history
+    assert history.epochs == 2 and history.stopped_reason == message
+    assert len(history.loss) == 2 * 3 + err.value.iteration
+    assert not np.isfinite(history.loss[-1])
+
+
+def test_divergence_in_first_epoch_keeps_initial_parameters(spirals):
+    x, t, _, _ = spirals
+    net = MLP([2, 8, 3], seed=0)
+    start = {k: p.copy() for k, p in net.params.items()}
+    with pytest.raises(TrainingDiverged, match="epoch 1.*from initialisation"):
+        fit(net, x, t, optimizer="sgd", lr=1e30, epochs=3, seed=0)
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(p, start[name])
+
+
+# --- checkpoints and resume --------------------------------------------------------------
+
+
+class _InterruptAt(Callback):
+    def __init__(self, epoch=None):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, trainer, epoch):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def _dropout_net():
+    rng = np.random.default_rng(0)
+    return Sequential([
+        Affine(in_features=2, out_features=16, rng=rng), Tanh(), Dropout(0.2, seed=4),
+        Affine(in_features=16, out_features=16, rng=rng), ReLU(),
+        Affine(in_features=16, out_features=3, rng=rng),
+    ])
+
+
+def _trainer(net, interrupt_at=None, checkpoint_dir=None):
+    return Trainer(
+        net, Adam(lr=0.01), epochs=6, batch_size=32, seed=11, eval_subset=100,
+        callbacks=[CosineDecay(6), EarlyStopping("val_acc", patience=6),
+                   _InterruptAt(interrupt_at)],
+        checkpoint_dir=checkpoint_dir, checkpoint_every=2,
+    )
+
+
+def test_resume_ends_with_exactly_the_parameters_of_an_uninterrupted_run(spirals, tmp_path):
+    x, t, xt, tt = spirals
+    straight = _dropout_net()
+    full = _trainer(straight).fit(x, t, xt, tt)
+
+    first = _dropout_net()
+    with pytest.raises(KeyboardInterrupt):
+        _trainer(first, interrupt_at=4, checkpoint_dir=tmp_path).fit(x, t, xt, tt)
+    checkpoint = tmp_path / "checkpoint.npz"
+    assert checkpoint.exists()  # written after epoch 2
+
+    resumed_net = _dropout_net()
+    resumed_net.params["W1"][...] = 0  # whatever it holds is replaced from the checkpoint
+    resumed = _trainer(resumed_net).fit(x, t, xt, tt, resume=tmp_path)
+    for name, p in straight.params.items():
+        np.testing.assert_array_equal(resumed_net.params[name], p, err_msg=name)
+    np.testing.assert_array_equal(resumed.loss, full.loss)
+    assert [r["val_acc"] for r in resumed.records] == [r["val_acc"] for r in full.records]
+    assert [r["lr"] for r in resumed.records] == [r["lr"] for r in full.records]
+
+
+def test_checkpoint_is_a_loadable_model_and_records_the_epoch(spirals, tmp_path):
+    x, t, _, _ = spirals
+    net = MLP([2, 8, 3], seed=0)
+    Trainer(net, Adam(), epochs=3, seed=0, checkpoint_dir=tmp_path, checkpoint_every=2,
+            metadata={"note": "kept"}).fit(x, t)
+    loaded = load_model(tmp_path / "checkpoint.npz")  # written after the last epoch
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(loaded.params[name], p)
+    assert loaded.meta["training"]["epoch"] == 3
+    assert loaded.meta["training"]["optimizer"]["steps"] == 3 * 3
+    assert loaded.meta["metadata"] == {"note": "kept"}
+
+
+def test_resume_refuses_a_different_run(spirals, tmp_path):
+    x, t, _, _ = spirals
+    Trainer(MLP([2, 8, 3], seed=0), Adam(), epochs=1, seed=0, checkpoint_dir=tmp_path).fit(x, t)
+    with pytest.raises(ValueError, match="different model architecture"):
+        Trainer(MLP([2, 9, 3], seed=0), Adam(), epochs=2).fit(x, t, resume=tmp_path)
+    with pytest.raises(ValueError, match="trained with Adam, not SGD"):
+        Trainer(MLP([2, 8, 3], seed=0), SGD(), epochs=2).fit(x, t, resume=tmp_path)
+    with pytest.raises(ValueError, match="300 samples in batches of 100"):
+        Trainer(MLP([2, 8, 3], seed=0), Adam(), epochs=2).fit(x[:200], t[:200],
+                                                               resume=tmp_path)
+
+
+# --- history files -----------------------------------------------------------------------
+
+
+def test_history_json_and_csv(spirals, tmp_path):
+    x, t, xt, tt = spirals
+    history = fit(MLP([2, 4, 3], seed=0), x, t, xt, tt, epochs=2, seed=0)
+    history.save_json(tmp_path / "h.json")
+    again = History.load_json(tmp_path / "h.json")
+    np.testing.assert_array_equal(again.loss, history.loss)
+    assert again.records == history.records
+    assert again.iterations_per_epoch == 3
+    data = json.loads((tmp_path / "h.json").read_text())
+    assert len(data["loss"]) == 6 and data["stopped_reason"] is None
+    history.save_csv(tmp_path / "h.csv")
+    lines = (tmp_path / "h.csv").read_text().splitlines()
+    assert lines[0] == "epoch,loss,train_acc,val_acc,val_loss,lr,time"
+    assert len(lines) == 3 and lines[2].startswith("2,")
+    with pytest.raises(ValueError, match="unknown field"):
+        history.column("accuracy")
