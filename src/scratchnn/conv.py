@@ -6,10 +6,11 @@ padded by ``pad``, the output has
     OH = (H + 2 pad - kh) // stride + 1,    OW = (W + 2 pad - kw) // stride + 1
 
 positions. :func:`im2col` views every window of x at once (no copy, no Python loop over
-positions); a convolution copies them into a matrix ``col`` of shape (N*OH*OW, C*kh*kw), so
-that the whole layer is one matrix product with the kernels. :func:`col2im` goes back:
-it adds every window's gradient into the input's gradient, one kernel offset (i, j) at a
-time, so kh*kw strided additions in all.
+positions); a convolution copies them into ``col``, one (C*kh*kw, OH*OW) matrix per sample
+(the transpose of the book's im2col matrix, which keeps the output in (N, C, H, W) order),
+so that the layer is a matrix product with the kernels. :func:`col2im` goes back: it adds
+every window's gradient into the input's gradient, one kernel offset (i, j) at a time, so
+kh*kw strided additions in all. Pooling layers work on the same windows, one cell at a time.
 """
 
 from __future__ import annotations
@@ -100,11 +101,22 @@ def col2im(
     dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            # Offset (i, j) of every window lands on a strided grid of the input.
-            dx[:, :, i : i + stride * oh : stride, j : j + stride * ow : stride] += cols[..., i, j]
-    if pad:
-        dx = dx[:, :, pad:-pad, pad:-pad]
-    return dx
+            dx[_cells(i, j, stride, oh, ow)] += cols[..., i, j]
+    return _unpad(dx, pad)
+
+
+def _cells(i: int, j: int, stride: int, oh: int, ow: int) -> tuple[slice, ...]:
+    """Index of cell (i, j) of every window in the padded input: a strided grid."""
+    return (
+        slice(None),
+        slice(None),
+        slice(i, i + stride * oh, stride),
+        slice(j, j + stride * ow, stride),
+    )
+
+
+def _unpad(x: np.ndarray, pad: int) -> np.ndarray:
+    return x[:, :, pad:-pad, pad:-pad] if pad else x
 
 
 class Convolution2D(Layer):
@@ -113,9 +125,11 @@ class Convolution2D(Layer):
     out[n, f, p, q] = b[f] + sum_{c, i, j} W[f, c, i, j] * xpad[n, c, p*stride + i, q*stride + j]
 
     Shapes: x (N, C, H, W); W (F, C, kh, kw); b (F,); out (N, F, OH, OW).
-    As matrices, with col = im2col(x) of shape (N*OH*OW, C*kh*kw) and Wm = W as (F, C*kh*kw):
-    out = col Wm^T + b; backward: dWm = dout^T col, db = sum dout, dcol = dout Wm and
-    dx = col2im(dcol). ``need_dx = False`` (set by Sequential on the first layer) skips dx.
+    As matrices, with col[n] = the windows of sample n as (C*kh*kw, OH*OW), Wm = W as
+    (F, C*kh*kw) and dout[n] as (F, OH*OW):
+    forward out[n] = Wm col[n] + b; backward dWm = sum_n dout[n] col[n]^T, db = sum dout,
+    dcol[n] = Wm^T dout[n], dx = col2im(dcol).
+    ``need_dx = False`` (set by Sequential on the first layer) skips dcol and dx.
     """
 
     def __init__(
@@ -200,32 +214,28 @@ class Convolution2D(Layer):
         x = x.astype(self.W.dtype, copy=False)
         windows = im2col(x, kh, kw, self.stride, self.pad)
         n, _, oh, ow = windows.shape[:4]
-        # The one copy of the layer: rows are output positions, columns (c, i, j) offsets.
-        self.col = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+        # The one copy of the layer: col[n] is sample n's (C*kh*kw, OH*OW) matrix, so that
+        # W (F, C*kh*kw) @ col[n] is that sample's output, already in (F, OH, OW) order.
+        self.col = windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
         self.x_shape = x.shape
-        out = self.col @ self.W.reshape(f, -1).T
-        out += self.b
-        # A view in NCHW order of the (N, OH, OW, F) product: no copy needed.
-        return out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
+        out = self.W.reshape(f, -1) @ self.col
+        out += self.b[:, None]
+        return out.reshape(n, f, oh, ow)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         _need_forward(self, self.col)
         f, c, kh, kw = self.W.shape
         n = self.x_shape[0]
-        rows = self.col.shape[0]
-        dout = _check_dout(self, dout, (n, f) + self._out_hw())
-        dout = dout.transpose(0, 2, 3, 1).reshape(rows, f)
-        np.matmul(dout.T, self.col, out=self.grads["W"].reshape(f, -1))
-        np.sum(dout, axis=0, out=self.grads["b"])
+        oh, ow = self.output_shape(self.x_shape[1:])[1:]
+        dout = _check_dout(self, dout, (n, f, oh, ow)).reshape(n, f, oh * ow)
+        # dW = sum_n dout[n] col[n]^T: one small matrix product per sample, then the sum.
+        np.sum(dout @ self.col.transpose(0, 2, 1), axis=0, out=self.grads["W"].reshape(f, -1))
+        np.sum(dout, axis=(0, 2), out=self.grads["b"])
         if not self.need_dx:
             return None
-        oh, ow = self._out_hw()
-        dcol = dout @ self.W.reshape(f, -1)
-        dcol = dcol.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+        dcol = self.W.reshape(f, -1).T @ dout
+        dcol = dcol.reshape(n, c, kh, kw, oh, ow).transpose(0, 1, 4, 5, 2, 3)
         return col2im(dcol, self.x_shape, self.stride, self.pad)
-
-    def _out_hw(self) -> tuple[int, int]:
-        return self.output_shape(self.x_shape[1:])[1:]
 
 
 Conv2D = Convolution2D
@@ -240,9 +250,9 @@ class _Pooling(Layer):
         super().__init__()
         self.pool = _pair(pool, "pool")
         if stride is None:
-            stride = self.pool[0] if self.pool[0] == self.pool[1] else None
-            if stride is None:
+            if self.pool[0] != self.pool[1]:
                 raise ValueError(f"give a stride for the non-square pool {self.pool}")
+            stride = self.pool[0]
         self.stride = _positive(stride, "stride")
         self.pad = _non_negative(pad, "pad")
         if 2 * self.pad > min(self.pool):
@@ -253,17 +263,21 @@ class _Pooling(Layer):
         return {"pool": _json_pair(self.pool), "stride": self.stride, "pad": self.pad}
 
     def _windows(self, x: np.ndarray, pad_value: float) -> np.ndarray:
-        """Windows of x as a (N, C, OH, OW, ph*pw) array (one copy)."""
+        """The (N, C, OH, OW, ph, pw) view of x's windows."""
         x = as_float_array(x)
         _check_images(self, x, self.pool, self.pad)
         self.x_shape = x.shape
-        windows = im2col(x, *self.pool, self.stride, self.pad, pad_value)
-        return windows.reshape(windows.shape[:4] + (-1,))
+        return im2col(x, *self.pool, self.stride, self.pad, pad_value)
 
-    def _to_input(self, dcols: np.ndarray) -> np.ndarray:
-        """Gradient on the (N, C, OH, OW, ph*pw) windows -> gradient on the input."""
-        return col2im(dcols.reshape(dcols.shape[:4] + self.pool), self.x_shape, self.stride,
-                      self.pad)
+    def _offsets(self):
+        """(k, i, j) for every cell (i, j) of a window, k = i * pw + j."""
+        ph, pw = self.pool
+        return ((i * pw + j, i, j) for i in range(ph) for j in range(pw))
+
+    def _padded_zeros(self, dtype) -> np.ndarray:
+        """Zeros of the padded input's shape: the gradient accumulates there."""
+        n, c, h, w = self.x_shape
+        return np.zeros((n, c, h + 2 * self.pad, w + 2 * self.pad), dtype=dtype)
 
     def _out_shape(self) -> tuple[int, int, int, int]:
         n, c, h, w = self.x_shape
@@ -274,8 +288,10 @@ class _Pooling(Layer):
 class MaxPooling2D(_Pooling):
     """Max over each window: out[n, c, p, q] = max of window (p, q) of channel c.
 
-    Backward sends dout to the position of each window's maximum (remembered as an argmax
-    index) and 0 elsewhere. Padding uses -inf, so padded cells never win.
+    The maximum is found one window cell at a time (ph*pw element-wise steps over all
+    windows), remembering which cell won as ``argmax`` (k = i * pw + j; the first on ties).
+    Backward sends dout to that cell and 0 to the others. Padding uses -inf, so padded
+    cells never win.
     """
 
     def __init__(
@@ -286,15 +302,24 @@ class MaxPooling2D(_Pooling):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         windows = self._windows(x, pad_value=-np.inf)
-        self.argmax = np.argmax(windows, axis=-1)
-        return np.take_along_axis(windows, self.argmax[..., None], axis=-1)[..., 0]
+        out = np.full(windows.shape[:4], -np.inf, dtype=windows.dtype)
+        self.argmax = np.zeros(out.shape, dtype=np.int16)
+        for k, i, j in self._offsets():
+            cell = windows[..., i, j]
+            better = cell > out
+            # Arithmetic rather than masked assignment: k where better, the old index elsewhere
+            # (several times faster on random masks).
+            self.argmax += better * (k - self.argmax)
+            np.maximum(out, cell, out=out)
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         _need_forward(self, self.argmax)
         dout = _check_dout(self, dout, self._out_shape())
-        dcols = np.zeros(self.argmax.shape + (self.pool[0] * self.pool[1],), dtype=dout.dtype)
-        np.put_along_axis(dcols, self.argmax[..., None], dout[..., None], axis=-1)
-        return self._to_input(dcols)
+        dx = self._padded_zeros(dout.dtype)
+        for k, i, j in self._offsets():
+            dx[_cells(i, j, self.stride, *dout.shape[2:])] += dout * (self.argmax == k)
+        return _unpad(dx, self.pad)
 
 
 class AveragePooling2D(_Pooling):
@@ -304,15 +329,22 @@ class AveragePooling2D(_Pooling):
     """
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        return self._windows(x, pad_value=0.0).mean(axis=-1)
+        windows = self._windows(x, pad_value=0.0)
+        out = windows[..., 0, 0].copy()
+        for k, i, j in self._offsets():
+            if k:
+                out += windows[..., i, j]
+        out *= 1.0 / (self.pool[0] * self.pool[1])
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         _need_forward(self, self.x_shape)
         dout = _check_dout(self, dout, self._out_shape())
-        size = self.pool[0] * self.pool[1]
-        share = dout * (1.0 / size)
-        dcols = np.broadcast_to(share[..., None], share.shape + (size,))
-        return self._to_input(dcols)
+        share = dout * (1.0 / (self.pool[0] * self.pool[1]))
+        dx = self._padded_zeros(dout.dtype)
+        for _, i, j in self._offsets():
+            dx[_cells(i, j, self.stride, *dout.shape[2:])] += share
+        return _unpad(dx, self.pad)
 
 
 class Flatten(Layer):
