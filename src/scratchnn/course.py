@@ -1,0 +1,386 @@
+"""The course's step-by-step API ("Building your Deep Neural Network: Step by Step").
+
+The names, arguments, shapes and caches are the course's, so that a learner's notebook code
+runs unchanged; the math is the engine's. The course lays data out *column-major*: one
+example per column, X of shape (n_x, m), W_l of shape (n_l, n_{l-1}), b_l of shape (n_l, 1).
+The engine is batch-first (one example per row, W of shape (d_in, d_out)), so every function
+here transposes at the boundary and calls the engine's layers:
+
+- linear forward/backward: :class:`scratchnn.layers.Affine` on A.T with weights W.T;
+- relu/sigmoid forward/backward: the layers :class:`~scratchnn.layers.ReLU` and
+  :class:`~scratchnn.layers.Sigmoid`;
+- cost: :func:`scratchnn.functions.binary_cross_entropy`; update: :class:`scratchnn.optim.SGD`.
+
+Transposes of NumPy arrays are views, so nothing is copied. The course averages gradients
+in ``linear_backward`` (dW = 1/m dZ A_prev^T) while the engine's Affine sums over the batch,
+hence the 1/m there.
+
+Randomness: the published costs (0.693049735659989 at iteration 0 of the two-layer model,
+0.7717493284237686 for the L-layer model) come from ``np.random.seed(1)`` followed by
+``np.random.randn`` draws in the course's order. A numpy Generator draws a different
+sequence, so the two initialisers below use the legacy global generator: the one place in
+scratchnn that does, because nothing else reproduces the course's numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .functions import binary_cross_entropy
+from .layers import Affine, ReLU, Sigmoid
+from .optim import SGD
+from .plots import save_figure
+
+__all__ = [
+    "initialize_parameters",
+    "initialize_parameters_deep",
+    "linear_forward",
+    "linear_activation_forward",
+    "L_model_forward",
+    "compute_cost",
+    "linear_backward",
+    "relu_backward",
+    "sigmoid_backward",
+    "linear_activation_backward",
+    "L_model_backward",
+    "update_parameters",
+    "two_layer_model",
+    "L_layer_model",
+    "predict",
+    "plot_costs",
+    "print_mislabeled_images",
+]
+
+_ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid}
+
+# --- initialisation --------------------------------------------------------------------
+
+
+def initialize_parameters(n_x: int, n_h: int, n_y: int) -> dict[str, np.ndarray]:
+    """Parameters of LINEAR -> RELU -> LINEAR -> SIGMOID, as the course draws them.
+
+    np.random.seed(1); W1 = randn(n_h, n_x) * 0.01, b1 = 0 (n_h, 1),
+    W2 = randn(n_y, n_h) * 0.01, b2 = 0 (n_y, 1). Resets NumPy's global random state.
+    """
+    np.random.seed(1)  # noqa: NPY002 -- the course's sequence (see the module docstring)
+    return {
+        "W1": np.random.randn(n_h, n_x) * 0.01,  # noqa: NPY002
+        "b1": np.zeros((n_h, 1)),
+        "W2": np.random.randn(n_y, n_h) * 0.01,  # noqa: NPY002
+        "b2": np.zeros((n_y, 1)),
+    }
+
+
+def initialize_parameters_deep(layer_dims: list[int]) -> dict[str, np.ndarray]:
+    """Parameters W1, b1, ..., WL, bL for the layer widths ``layer_dims`` (input first).
+
+    As the course's application draws them: np.random.seed(1);
+    W_l = randn(n_l, n_{l-1}) / sqrt(n_{l-1}), b_l = 0 (n_l, 1).
+    Resets NumPy's global random state.
+    """
+    dims = [int(n) for n in layer_dims]
+    if len(dims) < 2 or min(dims) < 1:
+        raise ValueError(f"layer_dims must list at least 2 positive widths, got {layer_dims}")
+    np.random.seed(1)  # noqa: NPY002 -- the course's sequence (see the module docstring)
+    parameters = {}
+    for l in range(1, len(dims)):  # noqa: E741 -- the course's layer index
+        parameters[f"W{l}"] = np.random.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1])  # noqa: NPY002
+        parameters[f"b{l}"] = np.zeros((dims[l], 1))
+    return parameters
+
+
+# --- forward ---------------------------------------------------------------------------
+
+
+def _affine(W: np.ndarray, b: np.ndarray) -> Affine:
+    """The engine's Affine layer for the course's W (n, n_prev) and b (n, 1): views, no copies."""
+    W = np.asarray(W)
+    b = np.asarray(b)
+    if W.ndim != 2 or b.shape != (W.shape[0], 1):
+        raise ValueError(
+            f"expected W of shape (n_l, n_prev) and b of shape (n_l, 1), "
+            f"got W {W.shape} and b {b.shape}"
+        )
+    return Affine(W.T, b.reshape(-1))
+
+
+def _check_columns(name: str, A: np.ndarray, rows: int) -> np.ndarray:
+    A = np.asarray(A)
+    if A.ndim != 2 or A.shape[0] != rows:
+        raise ValueError(
+            f"{name} must have shape ({rows}, m): one example per column, got {A.shape}"
+        )
+    return A
+
+
+def linear_forward(A, W, b) -> tuple[np.ndarray, tuple]:
+    """Z = W A + b for A (n_prev, m); returns Z (n, m) and the cache (A, W, b)."""
+    layer = _affine(W, b)
+    A = _check_columns("A", A, layer.W.shape[0])
+    Z = layer.forward(A.T).T
+    return Z, (A, W, b)
+
+
+def linear_activation_forward(A_prev, W, b, activation: str) -> tuple[np.ndarray, tuple]:
+    """A = g(W A_prev + b) with g = "relu" or "sigmoid"; cache = (linear_cache, Z)."""
+    layer = _activation(activation)
+    Z, linear_cache = linear_forward(A_prev, W, b)
+    return layer.forward(Z), (linear_cache, Z)
+
+
+def _activation(name: str):
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"activation must be 'relu' or 'sigmoid', got {name!r}")
+    return _ACTIVATIONS[name]()
+
+
+def _n_layers(parameters: dict) -> int:
+    L = len(parameters) // 2
+    expected = {f"{p}{l}" for l in range(1, L + 1) for p in "Wb"}  # noqa: E741
+    if L < 1 or set(parameters) != expected:
+        raise ValueError(
+            f"parameters must be W1, b1, ..., WL, bL, got keys {sorted(parameters)}"
+        )
+    return L
+
+
+def L_model_forward(X, parameters: dict) -> tuple[np.ndarray, list]:
+    """[LINEAR -> RELU] * (L-1) -> LINEAR -> SIGMOID; returns AL (1, m) and the L caches."""
+    L = _n_layers(parameters)
+    caches = []
+    A = X
+    for l in range(1, L):  # noqa: E741
+        A, cache = linear_activation_forward(
+            A, parameters[f"W{l}"], parameters[f"b{l}"], "relu"
+        )
+        caches.append(cache)
+    AL, cache = linear_activation_forward(A, parameters[f"W{L}"], parameters[f"b{L}"], "sigmoid")
+    caches.append(cache)
+    return AL, caches
+
+
+def compute_cost(AL, Y) -> float:
+    """Cross-entropy cost -1/m sum(Y log AL + (1 - Y) log(1 - AL)) for AL and Y of shape (1, m)."""
+    AL = np.asarray(AL)
+    Y = np.asarray(Y)
+    if AL.ndim != 2 or AL.shape[0] != 1:
+        raise ValueError(f"AL must have shape (1, m), got {AL.shape}")
+    return binary_cross_entropy(AL, Y)
+
+
+# --- backward --------------------------------------------------------------------------
+
+
+def linear_backward(dZ, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of the linear step from dZ (n, m) and the cache (A_prev, W, b).
+
+    dW = 1/m dZ A_prev^T,  db = 1/m sum_m dZ,  dA_prev = W^T dZ.
+    """
+    A_prev, W, b = cache
+    layer = _affine(W, b)
+    A_prev = _check_columns("A_prev", A_prev, layer.W.shape[0])
+    dZ = _check_columns("dZ", dZ, layer.W.shape[1])
+    m = A_prev.shape[1]
+    # The course's cache holds A_prev, not a layer: a forward pass gives the layer its input.
+    layer.forward(A_prev.T, train=True)
+    dA_prev = layer.backward(dZ.T).T
+    dW = layer.dW.T * (1.0 / m)
+    db = layer.db.reshape(-1, 1) * (1.0 / m)
+    return dA_prev, dW, db
+
+
+def relu_backward(dA, cache: np.ndarray) -> np.ndarray:
+    """dZ = dA where Z > 0, else 0 (``cache`` is Z)."""
+    layer = ReLU()
+    layer.forward(cache)
+    return layer.backward(dA)
+
+
+def sigmoid_backward(dA, cache: np.ndarray) -> np.ndarray:
+    """dZ = dA * s (1 - s) with s = sigmoid(Z) (``cache`` is Z)."""
+    layer = Sigmoid()
+    layer.forward(cache)
+    return layer.backward(dA)
+
+
+def linear_activation_backward(
+    dA, cache: tuple, activation: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward through g then the linear step; returns dA_prev, dW, db."""
+    linear_cache, Z = cache
+    layer = _activation(activation)
+    layer.forward(Z)
+    return linear_backward(layer.backward(dA), linear_cache)
+
+
+def L_model_backward(AL, Y, caches: list) -> dict[str, np.ndarray]:
+    """Gradients of the cost of :func:`L_model_forward`: grads["dA{l-1}"], ["dW{l}"], ["db{l}"].
+
+    Starts from the derivative of the cost per example, dAL = -(Y / AL - (1 - Y) / (1 - AL)),
+    as the course does (the 1/m is applied in :func:`linear_backward`).
+    """
+    L = len(caches)
+    grads = {}
+    dA = _cost_derivative(AL, Y)
+    activation = "sigmoid"
+    for l in range(L, 0, -1):  # noqa: E741
+        dA, grads[f"dW{l}"], grads[f"db{l}"] = linear_activation_backward(
+            dA, caches[l - 1], activation
+        )
+        grads[f"dA{l - 1}"] = dA
+        activation = "relu"
+    return grads
+
+
+def _cost_derivative(AL, Y) -> np.ndarray:
+    """dAL = -(Y / AL - (1 - Y) / (1 - AL)): the course's start of backpropagation."""
+    AL = np.asarray(AL)
+    Y = np.asarray(Y)
+    if Y.shape != AL.shape:
+        raise ValueError(f"expected Y of the shape of AL {AL.shape}, got {Y.shape}")
+    return -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
+
+
+def update_parameters(parameters: dict, grads: dict, learning_rate: float) -> dict:
+    """One gradient-descent step, W_l <- W_l - lr dW_l and b_l <- b_l - lr db_l, on copies."""
+    _n_layers(parameters)
+    missing = [f"d{name}" for name in parameters if f"d{name}" not in grads]
+    if missing:
+        raise ValueError(f"grads lacks {missing}")
+    new = {name: np.array(p, dtype=float) for name, p in parameters.items()}
+    SGD(lr=learning_rate).update(new, {name: grads[f"d{name}"] for name in new})
+    return new
+
+
+# --- models ----------------------------------------------------------------------------
+
+
+def _check_data(X, Y) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X)
+    Y = np.asarray(Y)
+    if X.ndim != 2 or Y.shape != (1, X.shape[1]):
+        raise ValueError(
+            f"expected X of shape (n_x, m) and Y of shape (1, m), got X {X.shape} and Y {Y.shape}"
+        )
+    return X, Y
+
+
+def _report(i: int, cost: float, costs: list, num_iterations: int, print_cost: bool) -> None:
+    """The course's bookkeeping: keep (and optionally print) the cost every 100 iterations."""
+    if i % 100 == 0:
+        costs.append(cost)
+    if print_cost and (i % 100 == 0 or i == num_iterations - 1):
+        print(f"Cost after iteration {i}: {cost}")
+
+
+def two_layer_model(
+    X,
+    Y,
+    layers_dims: tuple[int, int, int],
+    learning_rate: float = 0.0075,
+    num_iterations: int = 3000,
+    print_cost: bool = False,
+) -> tuple[dict, list[float]]:
+    """Train LINEAR -> RELU -> LINEAR -> SIGMOID by gradient descent, as the course does.
+
+    ``layers_dims`` is (n_x, n_h, n_y). Returns the parameters and the costs of iterations
+    0, 100, 200, ... (printed when ``print_cost``).
+    """
+    X, Y = _check_data(X, Y)
+    n_x, n_h, n_y = layers_dims
+    parameters = initialize_parameters(n_x, n_h, n_y)
+    costs: list[float] = []
+    for i in range(num_iterations):
+        A1, cache1 = linear_activation_forward(X, parameters["W1"], parameters["b1"], "relu")
+        A2, cache2 = linear_activation_forward(A1, parameters["W2"], parameters["b2"], "sigmoid")
+        cost = compute_cost(A2, Y)
+        dA2 = _cost_derivative(A2, Y)
+        dA1, dW2, db2 = linear_activation_backward(dA2, cache2, "sigmoid")
+        _, dW1, db1 = linear_activation_backward(dA1, cache1, "relu")
+        grads = {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+        parameters = update_parameters(parameters, grads, learning_rate)
+        _report(i, cost, costs, num_iterations, print_cost)
+    return parameters, costs
+
+
+def L_layer_model(
+    X,
+    Y,
+    layers_dims: list[int],
+    learning_rate: float = 0.0075,
+    num_iterations: int = 3000,
+    print_cost: bool = False,
+) -> tuple[dict, list[float]]:
+    """Train [LINEAR -> RELU] * (L-1) -> LINEAR -> SIGMOID by gradient descent, as the course does.
+
+    Returns the parameters and the costs of iterations 0, 100, 200, ... (printed when
+    ``print_cost``).
+    """
+    X, Y = _check_data(X, Y)
+    parameters = initialize_parameters_deep(layers_dims)
+    costs: list[float] = []
+    for i in range(num_iterations):
+        AL, caches = L_model_forward(X, parameters)
+        cost = compute_cost(AL, Y)
+        grads = L_model_backward(AL, Y, caches)
+        parameters = update_parameters(parameters, grads, learning_rate)
+        _report(i, cost, costs, num_iterations, print_cost)
+    return parameters, costs
+
+
+def predict(X, y, parameters: dict, print_accuracy: bool = True) -> np.ndarray:
+    """Predictions p (1, m) of 0.0/1.0 (probability > 0.5 is 1); prints the accuracy against y."""
+    AL, _ = L_model_forward(X, parameters)
+    p = (AL > 0.5).astype(np.float64)
+    if print_accuracy:
+        y = np.asarray(y)
+        if y.shape != p.shape:
+            raise ValueError(f"expected labels y of shape {p.shape}, got {y.shape}")
+        print("Accuracy: " + str(np.mean(p == y)))
+    return p
+
+
+# --- figures ---------------------------------------------------------------------------
+
+
+def plot_costs(costs, learning_rate: float = 0.0075, path=None) -> Figure:
+    """The learning curve: cost every 100 iterations. Saved to ``path`` when given."""
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    ax.plot(np.squeeze(np.asarray(costs, dtype=float)))
+    ax.set_ylabel("cost")
+    ax.set_xlabel("iterations (per hundreds)")
+    ax.set_title(f"Learning rate = {learning_rate}")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def print_mislabeled_images(
+    classes, X, y, p, path=None, image_shape: tuple[int, ...] = (64, 64, 3)
+) -> Figure:
+    """A figure of every example where prediction p and label y differ, with both classes.
+
+    X holds one flattened image per column (scaled to [0, 1]); y and p have shape (1, m).
+    ``classes`` names label 0 and label 1 (str or the course's bytes). Saved to ``path``
+    when given.
+    """
+    y = np.asarray(y).reshape(-1)
+    p = np.asarray(p).reshape(-1)
+    wrong = np.flatnonzero(p != y)
+    names = [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in classes]
+    cols = min(max(len(wrong), 1), 5)
+    rows = max(1, -(-len(wrong) // cols))
+    fig = Figure(figsize=(3 * cols, 3.4 * rows))
+    for k, index in enumerate(wrong):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        ax.imshow(np.asarray(X)[:, index].reshape(image_shape), interpolation="nearest")
+        ax.axis("off")
+        ax.set_title(
+            f"Prediction: {names[int(p[index])]}\nClass: {names[int(y[index])]}", fontsize=9
+        )
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+

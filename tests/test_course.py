@@ -1,0 +1,239 @@
+"""The course's step-by-step API: its test cases' published outputs, gradients, the cat models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnn import course
+from scratchnn.data import load_catvnoncat
+
+
+def _randn(seed: int, *shapes):
+    """Arrays drawn as the course's test cases draw them (legacy seeding, in order)."""
+    state = np.random.RandomState(seed)
+    return [state.randn(*shape) for shape in shapes]
+
+
+@pytest.fixture(scope="module")
+def cats(shared_data):
+    return load_catvnoncat(shared_data, course_layout=True)
+
+
+# --- the course's test cases and their expected outputs ----------------------------------
+
+
+def test_initialize_parameters_matches_course_output():
+    p = course.initialize_parameters(3, 2, 1)
+    np.testing.assert_allclose(
+        p["W1"], [[0.01624345, -0.00611756, -0.00528172], [-0.01072969, 0.00865408, -0.02301539]],
+        atol=5e-9,
+    )
+    np.testing.assert_allclose(p["W2"], [[0.01744812, -0.00761207]], atol=5e-9)
+    assert p["b1"].shape == (2, 1) and p["b2"].shape == (1, 1)
+    assert not p["b1"].any() and not p["b2"].any()
+
+
+def test_initialize_parameters_deep_is_the_application_scaling():
+    p = course.initialize_parameters_deep([5, 4, 3])
+    W1, W2 = _randn(1, (4, 5), (3, 4))
+    np.testing.assert_array_equal(p["W1"], W1 / np.sqrt(5))
+    np.testing.assert_array_equal(p["W2"], W2 / np.sqrt(4))
+    assert p["b1"].shape == (4, 1) and p["b2"].shape == (3, 1)
+    assert sorted(p) == ["W1", "W2", "b1", "b2"]
+
+
+def test_initialize_parameters_deep_rejects_bad_dims():
+    with pytest.raises(ValueError, match="at least 2 positive widths"):
+        course.initialize_parameters_deep([5])
+    with pytest.raises(ValueError, match="at least 2 positive widths"):
+        course.initialize_parameters_deep([5, 0, 1])
+
+
+def test_linear_forward_matches_course_output():
+    A, W, b = _randn(1, (3, 2), (1, 3), (1, 1))
+    Z, cache = course.linear_forward(A, W, b)
+    np.testing.assert_allclose(Z, [[3.26295337, -1.23429987]], atol=5e-9)
+    np.testing.assert_allclose(Z, W @ A + b, rtol=1e-14)
+    assert cache[0] is A and cache[1] is W and cache[2] is b
+
+
+def test_linear_activation_forward_matches_course_output():
+    A_prev, W, b = _randn(2, (3, 2), (1, 3), (1, 1))
+    A, (linear_cache, Z) = course.linear_activation_forward(A_prev, W, b, "sigmoid")
+    np.testing.assert_allclose(A, [[0.96890023, 0.11013289]], atol=5e-9)
+    np.testing.assert_allclose(Z, W @ A_prev + b, rtol=1e-14)
+    A, _ = course.linear_activation_forward(A_prev, W, b, "relu")
+    np.testing.assert_allclose(A, [[3.43896131, 0.0]], atol=5e-9)
+
+
+def _course_test_parameters():
+    X, W1, b1, W2, b2, W3, b3 = _randn(6, (5, 4), (4, 5), (4, 1), (3, 4), (3, 1), (1, 3), (1, 1))
+    return X, {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
+
+
+def test_L_model_forward_matches_course_output():
+    X, parameters = _course_test_parameters()
+    AL, caches = course.L_model_forward(X, parameters)
+    np.testing.assert_allclose(AL, [[0.03921668, 0.70498921, 0.19734387, 0.04728177]], atol=5e-9)
+    assert len(caches) == 3
+
+
+def test_compute_cost_matches_course_output_and_formula():
+    AL = np.array([[0.8, 0.9, 0.4]])
+    Y = np.array([[1, 1, 0]])
+    cost = course.compute_cost(AL, Y)
+    assert isinstance(cost, float)
+    assert cost == pytest.approx(0.2797765635793422, abs=1e-15)
+    m = Y.shape[1]
+    formula = (-1 / m) * np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL))
+    assert cost == pytest.approx(formula, abs=1e-15)
+
+
+def test_compute_cost_rejects_rows_of_examples():
+    with pytest.raises(ValueError, match=r"\(1, m\)"):
+        course.compute_cost(np.array([[0.5], [0.5]]), np.array([[1], [0]]))
+
+
+def test_linear_backward_matches_course_output():
+    dZ, A, W, b = _randn(1, (3, 4), (5, 4), (3, 5), (3, 1))
+    dA_prev, dW, db = course.linear_backward(dZ, (A, W, b))
+    np.testing.assert_allclose(dA_prev[0], [-1.15171336, 0.06718465, -0.3204696, 2.09812712],
+                               atol=5e-9)
+    np.testing.assert_allclose(dW[0], [0.07313866, -0.0976715, -0.87585828, 0.73763362,
+                                       0.00785716], atol=5e-9)
+    np.testing.assert_allclose(db, [[-0.14713786], [-0.11313155], [-0.13209101]], atol=5e-9)
+    # and the course's formulas, with their 1/m
+    m = A.shape[1]
+    np.testing.assert_allclose(dW, dZ @ A.T / m, rtol=1e-13)
+    np.testing.assert_allclose(db, np.sum(dZ, axis=1, keepdims=True) / m, rtol=1e-13)
+    np.testing.assert_allclose(dA_prev, W.T @ dZ, rtol=1e-13)
+
+
+def test_activation_backward_functions():
+    Z = np.array([[-2.0, 0.0, 3.0], [1.0, -0.5, 0.25]])
+    dA = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(course.relu_backward(dA, Z), [[0, 0, 3], [4, 0, 6]])
+    s = 1 / (1 + np.exp(-Z))
+    np.testing.assert_allclose(course.sigmoid_backward(dA, Z), dA * s * (1 - s), rtol=1e-14)
+
+
+def test_unknown_activation_is_refused():
+    A, W, b = _randn(1, (3, 2), (1, 3), (1, 1))
+    with pytest.raises(ValueError, match="'relu' or 'sigmoid'"):
+        course.linear_activation_forward(A, W, b, "tanh")
+
+
+def test_shape_errors_name_the_layout():
+    A, W, b = _randn(1, (3, 2), (1, 3), (1, 1))
+    with pytest.raises(ValueError, match="one example per column"):
+        course.linear_forward(A.T, W, b)
+    with pytest.raises(ValueError, match=r"b of shape \(n_l, 1\)"):
+        course.linear_forward(A, W, b.reshape(-1))
+    with pytest.raises(ValueError, match="W1, b1"):
+        course.L_model_forward(A, {"W1": W})
+
+
+def test_L_model_backward_agrees_with_finite_differences():
+    X, parameters = _course_test_parameters()
+    Y = np.array([[1, 0, 1, 0]])
+    AL, caches = course.L_model_forward(X, parameters)
+    grads = course.L_model_backward(AL, Y, caches)
+    assert sorted(grads) == sorted(
+        ["dA0", "dA1", "dA2", "dW1", "dW2", "dW3", "db1", "db2", "db3"]
+    )
+    assert grads["dA0"].shape == X.shape
+
+    def cost():
+        return course.compute_cost(course.L_model_forward(X, parameters)[0], Y)
+
+    h = 1e-6
+    for name, p in parameters.items():
+        numerical = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            saved = p[i]
+            p[i] = saved + h
+            plus = cost()
+            p[i] = saved - h
+            minus = cost()
+            p[i] = saved
+            numerical[i] = (plus - minus) / (2 * h)
+        np.testing.assert_allclose(grads[f"d{name}"], numerical, atol=1e-8, err_msg=name)
+
+
+def test_update_parameters_steps_against_the_gradient_on_copies():
+    _, parameters = _course_test_parameters()
+    before = {k: v.copy() for k, v in parameters.items()}
+    grads = {f"d{k}": np.full_like(v, 2.0) for k, v in parameters.items()}
+    new = course.update_parameters(parameters, grads, 0.1)
+    for name in parameters:
+        np.testing.assert_allclose(new[name], before[name] - 0.2, rtol=1e-15)
+        np.testing.assert_array_equal(parameters[name], before[name])  # inputs untouched
+
+
+# --- the cat-vs-non-cat models (the published costs; the full 2500 iterations run in
+# --- `scratchnn reproduce`) --------------------------------------------------------------
+
+
+def test_two_layer_model_published_costs(cats, capsys):
+    _, costs = course.two_layer_model(cats.train_x, cats.train_y, (12288, 7, 1),
+                                      num_iterations=101, print_cost=True)
+    assert len(costs) == 2
+    assert costs[0] == pytest.approx(0.693049735659989, abs=1e-9)
+    assert costs[1] == pytest.approx(0.6464320953428849, abs=1e-9)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("Cost after iteration 0: 0.69304973565998")
+    assert printed[1].startswith("Cost after iteration 100: 0.64643209534288")
+    assert printed[-1].startswith("Cost after iteration 100:")
+
+
+def test_L_layer_model_published_cost(cats):
+    parameters, costs = course.L_layer_model(cats.train_x, cats.train_y, [12288, 20, 7, 5, 1],
+                                             num_iterations=101)
+    assert costs[0] == pytest.approx(0.7717493284237686, abs=1e-9)
+    assert costs[1] == pytest.approx(0.672053, abs=5e-7)  # printed by the course to 6 places
+    assert [parameters[f"W{l}"].shape for l in (1, 2, 3, 4)] == [  # noqa: E741
+        (20, 12288), (7, 20), (5, 7), (1, 5)
+    ]
+
+
+def test_models_check_the_data_layout(cats):
+    with pytest.raises(ValueError, match=r"Y of shape \(1, m\)"):
+        course.two_layer_model(cats.train_x, cats.train_y.reshape(-1), (12288, 7, 1))
+
+
+def test_predict_thresholds_and_prints_accuracy(capsys):
+    _, parameters = _course_test_parameters()
+    X = _randn(6, (5, 4))[0]
+    AL, _ = course.L_model_forward(X, parameters)  # [[0.039, 0.705, 0.197, 0.047]]
+    y = np.array([[0, 1, 1, 0]])
+    p = course.predict(X, y, parameters)
+    np.testing.assert_array_equal(p, [[0.0, 1.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(p, AL > 0.5)
+    assert capsys.readouterr().out.strip() == "Accuracy: 0.75"
+
+
+def test_figures_are_written(tmp_path):
+    fig = course.plot_costs([0.69, 0.6, 0.5], learning_rate=0.0075, path=tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert fig.axes[0].get_title() == "Learning rate = 0.0075"
+
+    X = np.random.default_rng(0).random((12, 4))
+    y = np.array([[1, 0, 1, 0]])
+    p = np.array([[1.0, 1.0, 0.0, 0.0]])
+    fig = course.print_mislabeled_images([b"non-cat", b"cat"], X, y, p,
+                                         path=tmp_path / "m.png", image_shape=(2, 2, 3))
+    assert (tmp_path / "m.png").stat().st_size > 0
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["Prediction: cat\nClass: non-cat", "Prediction: non-cat\nClass: cat"]
+
+
+def test_backward_and_update_check_their_inputs():
+    X, parameters = _course_test_parameters()
+    AL, caches = course.L_model_forward(X, parameters)
+    with pytest.raises(ValueError, match="shape of AL"):
+        course.L_model_backward(AL, np.array([1, 0, 1, 0]), caches)
+    grads = course.L_model_backward(AL, np.array([[1, 0, 1, 0]]), caches)
+    del grads["db3"]
+    with pytest.raises(ValueError, match="db3"):
+        course.update_parameters(parameters, grads, 0.1)

@@ -1,0 +1,194 @@
+"""The book's pretrained weights and the restricted unpickler that loads them."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from scratchnn.data import load_mnist
+from scratchnn.pretrained import (
+    SAMPLE_WEIGHT_SHAPES,
+    load_sample_weights,
+    safe_load_pickle,
+    sample_network,
+)
+
+
+class _Evil:
+    """Unpickling this runs a shell command (that is what pickle.load would do)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+class _Call:
+    """Unpickling this calls ``func(*args)``."""
+
+    def __init__(self, func, *args):
+        self.func = func
+        self.args = args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def _write(path, obj, protocol=pickle.DEFAULT_PROTOCOL):
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mnist_test(shared_data):
+    (_, _), (x, t) = load_mnist(data_dir=shared_data)
+    (_, _), (x_raw, _) = load_mnist(normalize=False, data_dir=shared_data)
+    return x, x_raw, t
+
+
+# --- the restricted unpickler ------------------------------------------------------------
+
+
+def test_the_malicious_payload_is_live(tmp_path):
+    """Plain pickle runs the command: the refusal below is what protects the user."""
+    marker = tmp_path / "plain-pickle-ran"
+    pickle.loads(pickle.dumps(_Evil(marker)))
+    assert marker.exists()
+
+
+def test_malicious_pickle_is_refused_before_anything_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = _write(tmp_path / "evil.pkl", {"W1": np.zeros(2), "b1": _Evil(marker)})
+    with pytest.raises(pickle.UnpicklingError, match=r"refused .*(posix|os)\.system"):
+        safe_load_pickle(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        _Call(eval, "1 + 1"),
+        _Call(getattr, "text", "upper"),
+        _Call(np.load, "x.npy"),
+        _Call(subprocess.call, ["true"]),
+        _Call(shutil.rmtree, "/nonexistent"),
+    ],
+    ids=["eval", "getattr", "numpy.load", "subprocess", "shutil"],
+)
+def test_every_other_global_is_refused(tmp_path, payload):
+    path = _write(tmp_path / "p.pkl", [payload])
+    with pytest.raises(pickle.UnpicklingError, match=payload.func.__name__):
+        safe_load_pickle(path)
+
+
+def test_instances_of_arbitrary_classes_are_refused(tmp_path):
+    from fractions import Fraction
+
+    path = _write(tmp_path / "f.pkl", {"x": Fraction(1, 3)})
+    with pytest.raises(pickle.UnpicklingError, match="fractions.Fraction"):
+        safe_load_pickle(path)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_arrays_containers_numbers_and_strings_load(tmp_path, protocol):
+    obj = {
+        "W": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "b": np.array([1.5, -2.0]),
+        "labels": np.array([1, 2, 3], dtype=np.int64),
+        "fortran": np.asfortranarray(np.ones((2, 3))),
+        "scalar": np.float64(2.5),
+        "items": [1, 2.0, "three", (4, None, True)],
+        "big": np.zeros(100_000),
+    }
+    loaded = safe_load_pickle(_write(tmp_path / "ok.pkl", obj, protocol))
+    assert sorted(loaded) == sorted(obj)
+    for name in ("W", "b", "labels", "fortran", "big"):
+        np.testing.assert_array_equal(loaded[name], obj[name])
+        assert loaded[name].dtype == obj[name].dtype
+    assert loaded["scalar"] == 2.5 and loaded["items"] == [1, 2.0, "three", (4, None, True)]
+
+
+def test_arrays_of_python_objects_are_refused(tmp_path):
+    path = _write(tmp_path / "obj.pkl", {"W": np.array([1, "a"], dtype=object)})
+    with pytest.raises(ValueError, match="dtype object"):
+        safe_load_pickle(path)
+
+
+def test_garbage_is_an_unpickling_error(tmp_path):
+    path = tmp_path / "junk.pkl"
+    path.write_bytes(b"\x80\x04not a pickle at all")
+    with pytest.raises(pickle.UnpicklingError):
+        safe_load_pickle(path)
+
+
+# --- the book's weights ------------------------------------------------------------------
+
+
+def test_sample_weights_load_from_the_data_folder(shared_data):
+    weights = load_sample_weights(data_dir=shared_data)
+    assert {k: v.shape for k, v in weights.items()} == SAMPLE_WEIGHT_SHAPES
+    assert all(v.dtype == np.float32 for v in weights.values())
+    same = load_sample_weights(shared_data / "dlfs" / "sample_weight.pkl")
+    for name in weights:
+        np.testing.assert_array_equal(same[name], weights[name])
+
+
+def test_sample_weights_found_through_scratchnn_data(shared_data, monkeypatch):
+    monkeypatch.setenv("SCRATCHNN_DATA", str(shared_data))
+    assert load_sample_weights()["W1"].shape == (784, 50)
+
+
+def test_missing_sample_weights_say_where_they_were_looked_for(tmp_path, monkeypatch):
+    monkeypatch.delenv("SCRATCHNN_DATA", raising=False)
+    monkeypatch.setenv("SCRATCHNN_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="sample_weight.pkl") as info:
+        load_sample_weights(data_dir=tmp_path)
+    assert str(tmp_path / "dlfs") in str(info.value)
+
+
+def test_a_different_file_in_the_data_folder_fails_its_checksum(shared_data, tmp_path):
+    weights = load_sample_weights(data_dir=shared_data)
+    weights["W1"] = weights["W1"] + 1
+    (tmp_path / "dlfs").mkdir()
+    _write(tmp_path / "dlfs" / "sample_weight.pkl", weights)
+    with pytest.raises(ValueError, match="SHA-256"):
+        load_sample_weights(data_dir=tmp_path)
+
+
+def test_wrong_names_or_shapes_are_explained(shared_data, tmp_path):
+    weights = load_sample_weights(data_dir=shared_data)
+    missing = {k: v for k, v in weights.items() if k != "b3"}
+    with pytest.raises(ValueError, match="expected the arrays"):
+        load_sample_weights(_write(tmp_path / "a.pkl", missing))
+    bad = dict(weights, W2=np.zeros((100, 50), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"W2 must have shape \(50, 100\), got \(100, 50\)"):
+        load_sample_weights(_write(tmp_path / "b.pkl", bad))
+    with pytest.raises(ValueError, match="expected a dict"):
+        load_sample_weights(_write(tmp_path / "c.pkl", [weights["W1"]]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sample_network_accuracy(shared_data, mnist_test, dtype):
+    x, x_raw, t = mnist_test
+    net = sample_network(data_dir=shared_data, dtype=dtype)
+    assert net.sizes == [784, 50, 100, 10] and net.activation == "sigmoid"
+    pred = net.predict_classes(x, batch_size=100)
+    assert np.mean(pred == t) == 0.9352
+    assert int(np.sum(pred != t)) == 648
+    assert np.mean(net.predict_classes(x_raw) == t) == 0.9207
+
+
+def test_sample_network_per_sample_equals_batched(shared_data, mnist_test):
+    x, _, t = mnist_test
+    net = sample_network(data_dir=shared_data, dtype=np.float32)
+    batched = net.predict_proba(x, batch_size=100)
+    one_by_one = np.concatenate([net.predict_proba(x[i : i + 1]) for i in range(len(x))])
+    np.testing.assert_array_equal(one_by_one.argmax(axis=1), batched.argmax(axis=1))
+    np.testing.assert_allclose(one_by_one, batched, atol=1e-5)  # float32 rounding
+    np.testing.assert_allclose(batched.sum(axis=1), 1.0, rtol=1e-5)
