@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .functions import _check_labels, as_float_array, log_softmax, sigmoid, softmax
+from .functions import _check_labels, as_float_array, sigmoid, softmax
 
 __all__ = [
     "Layer",
@@ -151,13 +151,15 @@ class Affine(Layer):
                 f"but W expects {self.W.shape[0]} (W has shape {self.W.shape})"
             )
         self.x = x
-        return x @ self.W + self.b
+        out = x @ self.W
+        out += self.b  # in place: one temporary fewer than x @ W + b
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         _need_forward(self, self.x)
         dout = _check_dout(self, dout, (self.x.shape[0], self.W.shape[1]))
         np.matmul(self.x.T, dout, out=self.grads["W"])
-        np.sum(dout, axis=0, out=self.grads["b"])
+        dout.sum(axis=0, out=self.grads["b"])
         if not self.need_dx:
             return None
         return (dout @ self.W.T).reshape(self.x_shape)
@@ -167,7 +169,21 @@ Dense = Affine
 
 
 class _Activation(Layer):
-    """An element-wise activation: remembers what its derivative needs."""
+    """An element-wise activation: remembers what its derivative needs.
+
+    ``inplace`` (False unless a :class:`~scratchnn.network.Sequential` sets it) lets forward
+    overwrite its input and backward overwrite ``dout``. The network sets it where it owns
+    both arrays: after an :class:`Affine` layer, whose output nobody else keeps. It saves
+    the allocation and the extra pass of a temporary on every step.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inplace = False
+
+    def _out(self, a: np.ndarray) -> np.ndarray | None:
+        """Where to write a result computed from ``a``: ``a`` itself when in place."""
+        return a if self.inplace else None
 
     def _check(self, dout: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
         _need_forward(self, kept)
@@ -183,12 +199,13 @@ class ReLU(_Activation):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         x = as_float_array(x)
-        self.mask = x > 0
-        return x * self.mask
+        y = np.maximum(x, 0, out=self._out(x))
+        self.mask = y > 0
+        return y
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dout = self._check(dout, self.mask)
-        return dout * self.mask
+        return np.multiply(dout, self.mask, out=self._out(dout))
 
 
 class LeakyReLU(_Activation):
@@ -208,11 +225,11 @@ class LeakyReLU(_Activation):
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         x = as_float_array(x)
         self.slope = np.where(x > 0, x.dtype.type(1), x.dtype.type(self.alpha))
-        return x * self.slope
+        return np.multiply(x, self.slope, out=self._out(x))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dout = self._check(dout, self.slope)
-        return dout * self.slope
+        return np.multiply(dout, self.slope, out=self._out(dout))
 
 
 class Sigmoid(_Activation):
@@ -223,12 +240,21 @@ class Sigmoid(_Activation):
         self.out: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        self.out = sigmoid(x)
-        return self.out
+        x = as_float_array(x)
+        # The same function written as (1 + tanh(x / 2)) / 2: it cannot overflow and takes
+        # four passes over one array, where exp(-|x|) and np.where need several temporaries.
+        y = np.multiply(x, 0.5, out=self._out(x))
+        np.tanh(y, out=y)
+        y += 1
+        y *= 0.5
+        self.out = y
+        return y
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dout = self._check(dout, self.out)
-        return dout * self.out * (1 - self.out)
+        dx = np.multiply(dout, self.out, out=self._out(dout))
+        dx *= 1 - self.out
+        return dx
 
 
 class Tanh(_Activation):
@@ -239,12 +265,13 @@ class Tanh(_Activation):
         self.out: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        self.out = np.tanh(as_float_array(x))
+        x = as_float_array(x)
+        self.out = np.tanh(x, out=self._out(x))
         return self.out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dout = self._check(dout, self.out)
-        return dout * (1 - self.out * self.out)
+        return np.multiply(dout, 1 - self.out * self.out, out=self._out(dout))
 
 
 class Identity(_Activation):
@@ -290,7 +317,7 @@ class LossLayer(Layer):
             raise ValueError(f"expected scores of shape (N, classes), got shape {x.shape}")
         if x.shape[0] == 0:
             raise ValueError(f"empty batch: scores have shape {x.shape}")
-        if not np.all(np.isfinite(x)):
+        if not np.isfinite(x).all():
             raise ValueError("scores contain NaN or inf (has training diverged?)")
         return x
 
@@ -328,13 +355,24 @@ class SoftmaxCrossEntropy(LossLayer):
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
         x = self._scores(x)
         t = self._targets(t, x, labels_ok=True)
-        logp = log_softmax(x)
-        n = x.shape[0]
-        self.y = np.exp(logp)
+        # Softmax is unchanged by subtracting a constant from a row. The batch's largest
+        # score keeps every exponent <= 0 and is one fast reduction (NumPy's per-row
+        # maximum is slow); only a row far below it underflows, and then gets its own.
+        shifted = x - x.max()
+        exp = np.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        if total.min() < 1e-20:
+            shifted = x - x.max(axis=1, keepdims=True)
+            exp = np.exp(shifted)
+            total = exp.sum(axis=1, keepdims=True)
+        exp /= total
+        self.y = exp
         self.t = t
+        # -log softmax(x)[t] = log(total) - shifted[t]
+        n = x.shape[0]
         if t.ndim == 1:
-            return float(-logp[np.arange(n), t].sum() / n)
-        return float(-(t * logp).sum() / n)
+            return float((np.log(total[:, 0]) - shifted[np.arange(n), t]).sum() / n)
+        return float((t * (np.log(total) - shifted)).sum() / n)
 
     def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
         _need_forward(self, self.y)

@@ -8,6 +8,7 @@ get the number of the weighted layer before them. The order is the order of the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -72,6 +73,11 @@ class Sequential:
         # Nothing uses the gradient with respect to the data: skip it in the first layer.
         if hasattr(layers[0], "need_dx"):
             layers[0].need_dx = False
+        # An Affine layer's output is a new array that it does not keep: the activation
+        # after it may overwrite it (and the gradient coming back) instead of copying.
+        for before, layer in pairwise(layers):
+            if isinstance(before, Affine) and hasattr(layer, "inplace"):
+                layer.inplace = True
         self._names: list[tuple[str, Layer, str]] = []
         k = 0
         for layer in layers:

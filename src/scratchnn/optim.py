@@ -33,6 +33,26 @@ def _check(name: str, value: float, low: float = 0.0, high: float | None = None,
     return value
 
 
+#: elements per slice in :func:`_add_scaled`: 256 kB of float32, which stays in the L2 cache
+_SLICE = 65_536
+
+
+def _add_scaled(p: np.ndarray, scale: float, g: np.ndarray) -> None:
+    """p += scale * g, in place and slice by slice.
+
+    ``p -= lr * g`` writes the whole temporary ``lr * g`` to memory and reads it back. Slice
+    by slice the temporary stays in the CPU's cache, which makes the update of a large
+    weight matrix (limited by memory traffic, not by arithmetic) about twice as fast.
+    """
+    if not (p.flags.c_contiguous and g.flags.c_contiguous):
+        p += scale * g
+        return
+    p, g = p.reshape(-1), g.reshape(-1)
+    for start in range(0, p.size, _SLICE):
+        part = p[start : start + _SLICE]
+        part += scale * g[start : start + _SLICE]
+
+
 class Optimizer:
     """Base class: validates the learning rate and weight decay, applies the decay."""
 
@@ -83,7 +103,7 @@ class SGD(Optimizer):
         super().__init__(lr, weight_decay)
 
     def _step(self, name, p, g):
-        p -= self.lr * g
+        _add_scaled(p, -self.lr, g)
 
 
 class Momentum(Optimizer):
@@ -99,7 +119,7 @@ class Momentum(Optimizer):
     def _step(self, name, p, g):
         v = self._slot(name, "v", p)
         v *= self.momentum
-        v -= self.lr * g
+        _add_scaled(v, -self.lr, g)
         p += v
 
 
@@ -113,9 +133,9 @@ class Nesterov(Momentum):
     def _step(self, name, p, g):
         v = self._slot(name, "v", p)
         v *= self.momentum
-        v -= self.lr * g
-        p += self.momentum * v
-        p -= self.lr * g
+        _add_scaled(v, -self.lr, g)
+        _add_scaled(p, self.momentum, v)
+        _add_scaled(p, -self.lr, g)
 
 
 class AdaGrad(Optimizer):

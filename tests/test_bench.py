@@ -1,0 +1,165 @@
+"""The benchmark command works end to end (smoke runs only: nothing here is timed), and the
+engine's fast paths (in-place activations, the cheap softmax shift, sliced optimizer
+updates) compute the same numbers as the plain formulas.
+"""
+
+import numpy as np
+import pytest
+
+import scratchnn as sn
+from scratchnn import bench
+from scratchnn.optim import _SLICE
+
+RNG = np.random.default_rng(6)
+
+
+def _row(out: str, task_title: str, impl: str) -> list[str]:
+    """The cells of the Markdown row of ``impl`` in the block of ``task_title``."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {task_title} |"))
+    for line in lines[start:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[1].startswith(impl):
+            return cells
+    raise AssertionError(f"no row for {impl} under {task_title}")
+
+
+def _accuracy(cells: list[str]) -> float:
+    return float(cells[-1].rstrip("%"))
+
+
+def test_quick_run_without_data_prints_every_benchmark(capsys):
+    assert bench.main(["--quick", "--no-peers"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("task"))
+    assert header.split()[:3] == ["task", "implementation", "seconds"]
+    assert "random data of MNIST's shape, 1,000 training / 500 test images" in out
+    for task in bench.TASKS:
+        assert task.title in out
+    assert out.count("scratchnn ") >= len(bench.TASKS)
+    assert "matmul bound" in out
+    assert "threads:" in out and "BLAS" in out
+
+
+def test_quick_run_on_mnist_learns_and_prints_markdown(capsys, shared_data):
+    argv = ["--quick", "--no-peers", "--only", "relu,inference", "--markdown",
+            "--data-dir", str(shared_data)]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| task | implementation | seconds | vs PyTorch |" in out
+    assert "MNIST, 1,000 training / 500 test images" in out
+    relu = bench.TASKS[0]
+    # ten SGD steps on real digits: far above the 10% of guessing
+    assert _accuracy(_row(out, relu.title, "scratchnn")) > 50
+    inference = next(t for t in bench.TASKS if t.name == "inference")
+    assert _accuracy(_row(out, inference.title, "scratchnn")) > 85  # the book's weights
+    assert "the book's sample weights" in out
+
+
+def test_pytorch_starts_from_the_same_weights_and_batches(capsys, shared_data):
+    pytest.importorskip("torch")
+    argv = ["--quick", "--only", "relu,inference", "--markdown", "--data-dir", str(shared_data)]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    for task in (bench.TASKS[0], next(t for t in bench.TASKS if t.name == "inference")):
+        ours = _row(out, task.title, "scratchnn")
+        theirs = _row(out, task.title, "PyTorch")
+        assert abs(_accuracy(ours) - _accuracy(theirs)) <= 0.4, (ours, theirs)  # 2 of 500
+        assert ours[3].endswith("x")  # the ratio to PyTorch is printed on our row
+
+
+def test_unknown_benchmark_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--only", "relu,nope"])
+    assert exc.value.code == 2
+    assert "unknown benchmark nope" in capsys.readouterr().err
+
+
+# --- the engine's fast paths compute the same numbers as the plain formulas ---------------
+
+def test_activations_after_affine_work_in_place_with_unchanged_results():
+    net = sn.MLP([6, 5, 4, 3], activation="relu", dtype=np.float64, seed=0)
+    assert [getattr(layer, "inplace", None) for layer in net.layers] == [None, True, None, True,
+                                                                         None]
+    x, t = RNG.standard_normal((7, 6)), RNG.integers(0, 3, 7)
+    x_before = x.copy()
+    loss = net.backprop(x, t)
+    np.testing.assert_array_equal(x, x_before)  # the caller's input is never overwritten
+    # The same chain with fresh (not in-place) layers and the plain formulas:
+    (W1, b1), (W2, b2), (W3, b3) = [(net.params[f"W{k}"], net.params[f"b{k}"]) for k in (1, 2, 3)]
+    h1 = np.maximum(x @ W1 + b1, 0)
+    h2 = np.maximum(h1 @ W2 + b2, 0)
+    assert loss == pytest.approx(sn.softmax_cross_entropy(h2 @ W3 + b3, t), rel=1e-12)
+    dz3 = (sn.softmax(h2 @ W3 + b3) - sn.one_hot(t, 3)) / 7
+    dz2 = (dz3 @ W3.T) * (h2 > 0)
+    dz1 = (dz2 @ W2.T) * (h1 > 0)
+    for name, expected in [("W3", h2.T @ dz3), ("W2", h1.T @ dz2), ("W1", x.T @ dz1),
+                           ("b1", dz1.sum(axis=0))]:
+        np.testing.assert_allclose(net.grads[name], expected, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh"])
+def test_in_place_and_copying_activations_give_the_same_gradients(activation):
+    x, t = RNG.standard_normal((5, 4)), RNG.integers(0, 3, 5)
+    fast = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
+    plain = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
+    for layer in plain.layers:
+        if hasattr(layer, "inplace"):
+            layer.inplace = False
+    assert fast.backprop(x, t) == plain.backprop(x, t)
+    for name in fast.params:
+        np.testing.assert_array_equal(fast.grads[name], plain.grads[name])
+    np.testing.assert_array_equal(fast.predict(x), plain.predict(x))
+
+
+def test_an_activation_that_reads_the_callers_array_is_not_in_place():
+    net = sn.Sequential([sn.Sigmoid(), sn.Affine(in_features=3, out_features=2, rng=0)])
+    assert net.layers[0].inplace is False
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    x_before = x.copy()
+    net.predict(x)
+    np.testing.assert_array_equal(x, x_before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_layer_matches_the_function_without_overflow(dtype):
+    x = np.array([[-1e4, -80.0, -20.0, -1.0, 0.0, 0.5, 30.0, 1e4]], dtype=dtype)
+    y = sn.Sigmoid().forward(x)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, sn.sigmoid(x), rtol=1e-6 if dtype == np.float32 else 1e-14,
+                               atol=1e-7 if dtype == np.float32 else 1e-16)
+
+
+def test_softmax_loss_is_exact_for_rows_far_below_the_batch_maximum():
+    # Row 1's scores are 500 below row 0's: shifting by the batch maximum would underflow.
+    x = np.array([[500.0, 499.0, 490.0], [0.0, 2.0, -1.0]], dtype=np.float32)
+    t = np.array([1, 1])
+    layer = sn.SoftmaxCrossEntropy()
+    loss = layer.forward(x, t)
+    x64 = x.astype(np.float64)
+    expected = np.mean([np.log(np.exp(r - r.max()).sum()) - (r[1] - r.max()) for r in x64])
+    assert loss == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_allclose(layer.backward(), (sn.softmax(x64) - sn.one_hot(t, 3)) / 2,
+                               atol=1e-7)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
+def test_updates_of_large_parameters_match_the_formula(optimizer):
+    shape = (_SLICE // 100 + 7, 100)  # more elements than one slice of the sliced update
+    p = RNG.standard_normal(shape)
+    g = RNG.standard_normal(shape)
+    opt = sn.make_optimizer(optimizer, lr=0.1)
+    expected, v = p.copy(), np.zeros(shape)
+    for _ in range(2):
+        opt.update({"W1": p}, {"W1": g})
+        if optimizer == "sgd":
+            expected -= 0.1 * g
+        else:
+            v_new = 0.9 * v - 0.1 * g
+            expected += v_new if optimizer == "momentum" else 0.9 * v_new - 0.1 * g
+            v = v_new
+    np.testing.assert_allclose(p, expected, rtol=1e-12, atol=1e-12)
+    strided = RNG.standard_normal((4, 6))[:, ::2]  # not contiguous: the plain update
+    before = strided.copy()
+    sn.SGD(lr=0.5).update({"W1": strided}, {"W1": np.ones((4, 3))})
+    np.testing.assert_allclose(strided, before - 0.5)
