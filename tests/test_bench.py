@@ -79,8 +79,7 @@ def test_unknown_benchmark_is_a_usage_error(capsys):
 
 def test_activations_after_affine_work_in_place_with_unchanged_results():
     net = sn.MLP([6, 5, 4, 3], activation="relu", dtype=np.float64, seed=0)
-    assert [getattr(layer, "inplace", None) for layer in net.layers] == [None, True, None, True,
-                                                                         None]
+    assert net._inplace == [False, True, False, True, False]
     x, t = RNG.standard_normal((7, 6)), RNG.integers(0, 3, 7)
     x_before = x.copy()
     loss = net.backprop(x, t)
@@ -103,9 +102,7 @@ def test_in_place_and_copying_activations_give_the_same_gradients(activation):
     x, t = RNG.standard_normal((5, 4)), RNG.integers(0, 3, 5)
     fast = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
     plain = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
-    for layer in plain.layers:
-        if hasattr(layer, "inplace"):
-            layer.inplace = False
+    plain._inplace = [False] * len(plain.layers)
     assert fast.backprop(x, t) == plain.backprop(x, t)
     for name in fast.params:
         np.testing.assert_array_equal(fast.grads[name], plain.grads[name])
@@ -114,11 +111,25 @@ def test_in_place_and_copying_activations_give_the_same_gradients(activation):
 
 def test_an_activation_that_reads_the_callers_array_is_not_in_place():
     net = sn.Sequential([sn.Sigmoid(), sn.Affine(in_features=3, out_features=2, rng=0)])
-    assert net.layers[0].inplace is False
+    assert net._inplace == [False, False]
     x = RNG.standard_normal((4, 3)).astype(np.float32)
     x_before = x.copy()
     net.predict(x)
     np.testing.assert_array_equal(x, x_before)
+
+
+@pytest.mark.parametrize("layer", [sn.ReLU(), sn.LeakyReLU(0.1), sn.Sigmoid(), sn.Tanh()])
+def test_an_activation_taken_out_of_a_network_leaves_the_callers_arrays_alone(layer):
+    sn.Sequential([sn.Affine(in_features=3, out_features=3, rng=0), layer,
+                   sn.Affine(in_features=3, out_features=2, rng=1)])
+    x = RNG.standard_normal((4, 3))
+    dout = RNG.standard_normal((4, 3))
+    x_before, dout_before = x.copy(), dout.copy()
+    y = layer.forward(x)
+    dx = layer.backward(dout)
+    assert y is not x and dx is not dout
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(dout, dout_before)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

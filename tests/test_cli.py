@@ -54,7 +54,7 @@ def trained(shared_data, tmp_path_factory):
     return out, stdout, stderr
 
 
-def test_train_end_to_end(trained):
+def test_train_end_to_end(trained, shared_data):
     out, stdout, stderr = trained
     lines = stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["epoch", "loss"])
@@ -75,7 +75,10 @@ def test_train_end_to_end(trained):
     meta = model.meta["metadata"]
     assert meta["dataset"] == "mnist" and meta["input_shape"] == [784]
     assert meta["classes"] == [str(d) for d in range(10)]
-    assert meta["test_accuracy"] == test_acc
+    # The table shows the first 2000 test samples each epoch; the file holds all 10,000.
+    _, (x_test, t_test) = load_mnist(data_dir=shared_data)
+    assert meta["test_accuracy"] == model.accuracy(x_test[:10_000], t_test[:10_000])
+    assert abs(meta["test_accuracy"] - test_acc) < 0.03
     assert [p.shape for p in model.params.values()] == [(784, 64), (64,), (64, 10), (10,)]
 
 
@@ -139,6 +142,31 @@ def test_usage_errors_exit_2(capsys):
     assert cli.main(["predict", "model.npz"]) == 2  # no image
     code, _, stderr = _run("train", "--hidden", "ten")
     assert code == 2 and "comma-separated" in stderr
+    assert cli.main(["train", "--seed", "-1"]) == 2
+    assert "expected a seed >= 0" in capsys.readouterr().err
+    assert cli.main(["train", "--val-split", "1.5"]) == 2
+    assert "fraction in [0, 1)" in capsys.readouterr().err
+    for figure in ("curves", "weights"):
+        assert cli.main(["plot", figure]) == 2
+        assert f"plot {figure} needs a FILE" in capsys.readouterr().err
+
+
+def test_early_stopping_watches_a_validation_split_never_the_test_set(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", "spirals", "--hidden", "16", "--epochs", "30",
+                     "--patience", "2", "--lr", "0.01", "--out", str(tmp_path),
+                     "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    assert "holding out 10% of the training set" in out
+    assert "810 samples, validating on 90, testing on 900 at the end" in out
+    assert "val acc" in out.splitlines()[2]
+    history = json.loads((tmp_path / "history.json").read_text())
+    meta = load_model(tmp_path / "model.npz").meta["metadata"]
+    # The per-epoch column is the validation accuracy: 90 samples, a multiple of 1/90.
+    val = [r["val_acc"] for r in history["epochs"]]
+    assert all(abs(90 * v - round(90 * v)) < 1e-9 for v in val)
+    assert meta["val_accuracy"] == val[-1] or history["stopped_reason"]
+    assert meta["options"]["val_split"] == 0.1
+    assert 0 <= meta["test_accuracy"] <= 1
 
 
 def test_failures_are_one_line_without_traceback(tmp_path):
@@ -220,7 +248,7 @@ def test_gradcheck(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "backprop agrees" in out and out.count(" ok") == 6
 
-    def wrong_backward(self, dout):
+    def wrong_backward(self, dout, inplace=False):
         return dout * (1 - self.out)  # forgot the square: a backprop bug
 
     monkeypatch.setattr(Tanh, "backward", wrong_backward)

@@ -171,6 +171,14 @@ def test_update_parameters_steps_against_the_gradient_on_copies():
         np.testing.assert_array_equal(parameters[name], before[name])  # inputs untouched
 
 
+def test_update_parameters_keeps_float32():
+    parameters = {"W1": np.ones((2, 3), np.float32), "b1": np.zeros((2, 1), np.float32)}
+    grads = {"dW1": np.ones((2, 3), np.float32), "db1": np.ones((2, 1), np.float32)}
+    new = course.update_parameters(parameters, grads, 0.5)
+    assert {p.dtype for p in new.values()} == {np.dtype(np.float32)}
+    np.testing.assert_array_equal(new["W1"], np.full((2, 3), 0.5, np.float32))
+
+
 # --- the cat-vs-non-cat models (the published costs; the full 2500 iterations run in
 # --- `scratchnn reproduce`) --------------------------------------------------------------
 

@@ -155,3 +155,16 @@ def test_network_errors_are_clear():
         sn.MLP([4, 2], dtype=np.int32)
     with pytest.raises(TypeError, match="hidden layers"):
         sn.Sequential([sn.SoftmaxCrossEntropy()])
+
+
+def test_parameters_before_the_first_weighted_layer_are_numbered_zero():
+    net = sn.Sequential([sn.BatchNormalization(3), sn.Affine(in_features=3, out_features=4, rng=0),
+                         sn.BatchNormalization(4), sn.ReLU(),
+                         sn.Affine(in_features=4, out_features=2, rng=1)])
+    assert list(net.params) == ["gamma0", "beta0", "W1", "b1", "gamma1", "beta1", "W2", "b2"]
+
+
+def test_two_layers_claiming_the_same_parameter_name_is_an_error():
+    with pytest.raises(ValueError, match="'gamma1'"):
+        sn.Sequential([sn.Affine(in_features=3, out_features=4, rng=0),
+                       sn.BatchNormalization(4), sn.BatchNormalization(4)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import zipfile
 
 import numpy as np
@@ -221,6 +222,23 @@ def test_pickled_object_in_archive_is_refused_without_running_it(tmp_path, monke
     with pytest.raises(ValueError, match="not a scratchnn model file"):
         load_model(evil)
     assert not (tmp_path / "pwned-by-model-file").exists()
+    # A whole pickle given as a model file: named as one, and not run either.
+    pickled = tmp_path / "model.pkl"
+    pickled.write_bytes(pickle.dumps(_Exploit()))
+    with pytest.raises(ValueError, match="not an .npz archive; it looks like a pickle"):
+        load_model(pickled)
+    assert not (tmp_path / "pwned-by-model-file").exists()
+
+
+def test_model_files_get_the_usual_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "shared.npz"
+        save_model(MLP([3, 2], seed=0), path)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_registry_knows_every_layer_class():

@@ -150,6 +150,36 @@ def test_bad_arguments():
         fit(net, np.zeros((3, 2)), np.zeros(3, np.int64), optimizer=SGD(), lr=0.1)
 
 
+def test_nan_in_the_data_is_refused_before_training_not_reported_as_divergence():
+    x = np.zeros((5, 2))
+    x[3, 1] = np.nan
+    net = MLP([2, 2], seed=0)
+    before = net.params["W1"].copy()
+    with pytest.raises(ValueError, match="x contains NaN or inf .*first at index 3"):
+        Trainer(net).fit(x, np.zeros(5, np.int64))
+    with pytest.raises(ValueError, match="x_val contains NaN"):
+        Trainer(net).fit(np.zeros((5, 2)), np.zeros(5, np.int64), x, np.zeros(5, np.int64))
+    np.testing.assert_array_equal(net.params["W1"], before)
+
+
+def test_evaluation_runs_in_chunks_and_matches_one_pass():
+    seen = []
+
+    class Spy(ReLU):
+        def forward(self, x, train=False, inplace=False):
+            seen.append(len(x))
+            return super().forward(x, train)
+
+    net = Sequential([Affine(in_features=2, out_features=4, rng=0), Spy(),
+                      Affine(in_features=4, out_features=3, rng=1)])
+    x = np.random.default_rng(0).standard_normal((2500, 2))
+    t = np.random.default_rng(1).integers(0, 3, 2500)
+    loss, acc = evaluate(net, x, t)
+    assert seen == [1000, 1000, 500]
+    assert loss == pytest.approx(net.loss(x, t), rel=1e-6)
+    assert acc == net.accuracy(x, t)
+
+
 # --- metrics -----------------------------------------------------------------------------
 
 
@@ -331,6 +361,10 @@ def test_resume_refuses_a_different_run(spirals, tmp_path):
         Trainer(MLP([2, 9, 3], seed=0), Adam(), epochs=2).fit(x, t, resume=tmp_path)
     with pytest.raises(ValueError, match="trained with Adam, not SGD"):
         Trainer(MLP([2, 8, 3], seed=0), SGD(), epochs=2).fit(x, t, resume=tmp_path)
+    longer = tmp_path / "longer"
+    Trainer(MLP([2, 8, 3], seed=0), Adam(), epochs=2, seed=0, checkpoint_dir=longer).fit(x, t)
+    with pytest.raises(ValueError, match="at epoch 2, past this run's 1 epochs"):
+        Trainer(MLP([2, 8, 3], seed=0), Adam(), epochs=1).fit(x, t, resume=longer)
     with pytest.raises(ValueError, match="300 samples in batches of 100"):
         Trainer(MLP([2, 8, 3], seed=0), Adam(), epochs=2).fit(x[:200], t[:200],
                                                                resume=tmp_path)

@@ -38,6 +38,7 @@ from .train import (
     Trainer,
     classification_report,
     confusion_matrix,
+    evaluate,
 )
 
 __all__ = ["main", "build_parser"]
@@ -52,7 +53,7 @@ DELEGATED = {
 }
 
 
-class UsageError(Exception):
+class UsageError(ValueError):
     """Options that do not fit together: reported like argparse's errors, exit status 2."""
 
 
@@ -117,7 +118,7 @@ def _input_shape(model: Sequential) -> tuple[int, ...]:
 
 def _class_probabilities(model: Sequential, x: np.ndarray) -> np.ndarray:
     """(N, classes) probabilities; a single sigmoid output p becomes the two columns 1-p, p."""
-    probs = model.predict_proba(x, batch_size=10_000)
+    probs = model.predict_proba(x, batch_size=1000)
     return np.hstack([1 - probs, probs]) if probs.shape[1] == 1 else probs
 
 
@@ -135,18 +136,21 @@ def _model_dataset(model: Sequential, args) -> Dataset:
 
 
 class _EpochTable(Callback):
-    """Prints one row per epoch (through tqdm, so that a progress bar stays intact)."""
+    """Prints one row per epoch (through tqdm, so that a progress bar stays intact).
 
-    HEADER = f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  {'test acc':>8}  {'lr':>9}  {'time':>6}"
+    ``val_label`` names the set whose accuracy is the fourth column ("test" or "val").
+    """
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, val_label: str = "test", stream=None) -> None:
         self.stream = stream
+        self.header = (f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  "
+                       f"{val_label + ' acc':>8}  {'lr':>9}  {'time':>6}")
 
     def _write(self, line: str) -> None:
         tqdm.write(line, file=self.stream or sys.stdout)
 
     def on_train_begin(self, trainer):
-        self._write(self.HEADER)
+        self._write(self.header)
 
     def on_epoch_end(self, trainer, epoch, logs):
         def percent(value, width):
@@ -159,7 +163,8 @@ class _EpochTable(Callback):
 #: Options of ``scratchnn train`` that define a run: kept in checkpoints to resume it.
 _RUN_OPTIONS = ("dataset", "model", "hidden", "activation", "init", "optimizer", "lr",
                 "momentum", "weight_decay", "epochs", "batch_size", "seed", "dtype",
-                "limit", "eval_subset", "schedule", "patience", "checkpoint_every")
+                "limit", "eval_subset", "schedule", "patience", "val_split",
+                "checkpoint_every")
 
 
 def cmd_train(args) -> int:
@@ -171,12 +176,17 @@ def cmd_train(args) -> int:
         saved = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,))[1]["metadata"]["options"]
         epochs = args.epochs
         for key in _RUN_OPTIONS:
-            setattr(args, key, saved[key])
+            setattr(args, key, saved.get(key, 0.0 if key == "val_split" else None))
         if epochs is not None:
             args.epochs = epochs
         args.out = args.out or str(checkpoint.parent)
     if args.epochs is None:
         args.epochs = 10
+    if args.patience and not args.val_split:
+        # Early stopping decides on the data it watches: never let that be the test set.
+        args.val_split = 0.1
+        print("--patience: holding out 10% of the training set for validation "
+              "(set --val-split to change it)")
     options = {key: getattr(args, key) for key in _RUN_OPTIONS}
     out = Path(args.out or Path("runs") / f"{args.dataset}-{args.model}-"
                f"{time.strftime('%Y%m%d-%H%M%S')}")
@@ -187,9 +197,11 @@ def cmd_train(args) -> int:
                       limit=args.limit)
     model_rng, train_rng = (np.random.default_rng(s)
                             for s in np.random.SeedSequence(args.seed).spawn(2))
+    x_train, t_train, x_val, t_val = _validation_split(ds, args.val_split)
+    val_label = "val" if args.val_split else "test"
     model = _build_model(args, ds, dtype, model_rng)
     optimizer = _build_optimizer(args)
-    callbacks: list[Callback] = [_EpochTable()]
+    callbacks: list[Callback] = [_EpochTable(val_label)]
     if args.schedule == "cosine":
         callbacks.append(CosineDecay(args.epochs))
     elif args.schedule == "step":
@@ -202,11 +214,15 @@ def cmd_train(args) -> int:
         checkpoint_dir=out if args.checkpoint_every else None,
         checkpoint_every=args.checkpoint_every or 1, metadata={"options": options},
     )
+    if args.val_split:
+        held_out = f"validating on {len(x_val):,}, testing on {len(ds.x_test):,} at the end"
+    else:
+        held_out = f"testing on {len(ds.x_test):,}"
     print(f"training {type(model).__name__} ({model.n_params():,} parameters) on "
-          f"{args.dataset}: {len(ds.x_train):,} samples, testing on {len(ds.x_test):,}; "
-          f"{optimizer!r}, {args.epochs} epochs, batch size {args.batch_size}")
+          f"{args.dataset}: {len(x_train):,} samples, {held_out}; {optimizer!r}, "
+          f"{args.epochs} epochs, batch size {args.batch_size}")
     try:
-        history = trainer.fit(ds.x_train, ds.t_train, ds.x_test, ds.t_test, resume=checkpoint)
+        history = trainer.fit(x_train, t_train, x_val, t_val, resume=checkpoint)
     except KeyboardInterrupt:
         if trainer.checkpoint_path is not None and trainer.checkpoint_path.exists():
             print(f"interrupted; continue with: scratchnn train --resume {out}",
@@ -215,7 +231,7 @@ def cmd_train(args) -> int:
     if history.stopped_reason:
         print(history.stopped_reason)
 
-    test_acc = history.last("val_acc")
+    _, test_acc = evaluate(model, ds.x_test, ds.t_test)
     metadata = {
         "dataset": args.dataset,
         "classes": list(ds.classes),
@@ -223,6 +239,7 @@ def cmd_train(args) -> int:
         "options": options,
         "epochs_trained": history.epochs,
         "test_accuracy": test_acc,
+        "val_accuracy": history.last("val_acc") if args.val_split else None,
         "train_accuracy": history.last("train_acc"),
         "wall_time": history.wall_time,
     }
@@ -230,13 +247,33 @@ def cmd_train(args) -> int:
     history.save_json(out / "history.json")
     history.save_csv(out / "history.csv")
     if not args.no_plots:
-        _training_plots(model, ds, history, out)
+        _training_plots(model, ds, history, out, val_label)
     elapsed = time.perf_counter() - started
     result = f"test accuracy {100 * test_acc:.2f}%" if test_acc is not None else "done"
     saved = "model.npz and history" if args.no_plots else "model.npz, history and plots"
     print(f"{result} in {elapsed:.1f} s (training {history.wall_time:.1f} s); "
           f"saved {saved} in {out}")
     return 0
+
+
+def _validation_split(ds: Dataset, fraction: float):
+    """(x_train, t_train, x_val, t_val): a random ``fraction`` of the training set held out.
+
+    The subset is drawn with a fixed seed, not --seed: runs with different seeds are then
+    compared on the same validation samples. Random, not the last samples, because toy
+    sets (and many files) are stored class by class.
+    """
+    if not fraction:
+        return ds.x_train, ds.t_train, ds.x_test, ds.t_test
+    n = len(ds.x_train)
+    n_val = round(fraction * n)
+    if not 0 < n_val < n:
+        raise UsageError(f"--val-split {fraction} of {n} training samples leaves no "
+                         "training or no validation sample")
+    held_out = np.zeros(n, dtype=bool)
+    held_out[np.random.default_rng(0).choice(n, size=n_val, replace=False)] = True
+    return (ds.x_train[~held_out], ds.t_train[~held_out],
+            ds.x_train[held_out], ds.t_train[held_out])
 
 
 def _build_model(args, ds: Dataset, dtype: np.dtype, rng: np.random.Generator) -> Sequential:
@@ -260,8 +297,10 @@ def _build_optimizer(args):
     return make_optimizer(args.optimizer, **kwargs)
 
 
-def _training_plots(model: Sequential, ds: Dataset, history, out: Path) -> None:
-    plots.plot_learning_curves(history, val_label="test", path=out / "learning_curves.png")
+def _training_plots(model: Sequential, ds: Dataset, history, out: Path,
+                    val_label: str = "test") -> None:
+    label = "validation" if val_label == "val" else val_label
+    plots.plot_learning_curves(history, val_label=label, path=out / "learning_curves.png")
     probs = _class_probabilities(model, ds.x_test)
     pred = np.argmax(probs, axis=1)
     cm = confusion_matrix(ds.t_test, pred, len(ds.classes))
@@ -358,6 +397,9 @@ def cmd_plot(args) -> int:
             plots.plot_gradient_descent_path(f, points, xlim=(-9, 9), ylim=(-6, 6), path=out)
         else:
             plots.plot_gradient_descent_path(f, points, path=out)
+    elif args.source is None:
+        raise UsageError(f"plot {args.figure} needs a FILE: "
+                         + ("a history.json" if args.figure == "curves" else "a model.npz"))
     elif args.figure == "curves":
         from .train import History
 
@@ -435,6 +477,26 @@ def _non_negative_float(text: str) -> float:
     return 0.0 if text.strip() in ("0", "0.0") else _positive_float(text)
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {value}")
+    return value
+
+
 def _sizes(text: str) -> list[int]:
     """'256' or '100,50' or '' (no hidden layer) -> [256] / [100, 50] / []."""
     try:
@@ -496,14 +558,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help="number of epochs (default: 10; with --resume, the saved run's)")
     p.add_argument("--batch-size", type=_positive_int, default=100, help="mini-batch size")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and shuffling")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of initialisation and shuffling")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of the network")
     p.add_argument("--schedule", choices=("none", "step", "cosine"), default="cosine",
                    help="learning-rate schedule over the epochs")
     p.add_argument("--patience", type=_non_negative_int, default=0,
-                   help="stop when test accuracy has not improved for this many epochs "
-                        "(0: never)")
+                   help="stop when validation accuracy has not improved for this many "
+                        "epochs and keep the best epoch's weights (0: never)")
+    p.add_argument("--val-split", type=_fraction, default=0.0, metavar="FRACTION",
+                   help="hold out this fraction of the training set for validation; "
+                        "the test set is then used once, at the end (with --patience: 0.1 "
+                        "unless given)")
     p.add_argument("--eval-subset", type=_non_negative_int, default=10_000, metavar="N",
                    help="measure accuracies each epoch on the first N samples (0: all)")
     p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
@@ -577,7 +643,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=_non_negative_float, default=0.1,
                    help="L2 penalty (checked too)")
     p.add_argument("--samples", type=_positive_int, default=4, help="batch size")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed")
     p.add_argument("--tol", type=_positive_float, default=1e-6,
                    help="largest relative error that passes")
     p.set_defaults(handler=cmd_gradcheck)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .conv import Convolution2D, Flatten, MaxPooling2D
-from .init import as_generator
+from .init import _float_dtype, _seed_or_rng
 from .layers import Affine, Layer, ReLU
 from .network import Sequential
 from .regularization import Dropout
@@ -27,19 +27,6 @@ def _check_input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
     if len(dims) != 3 or not all(isinstance(d, (int, np.integer)) and d >= 1 for d in dims):
         raise ValueError(f"input_dim must be (channels, height, width), got {input_dim!r}")
     return tuple(int(d) for d in dims)
-
-
-def _check_dtype(dtype) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"dtype must be floating point, got {dtype}")
-    return dtype
-
-
-def _generator(seed: int | None, rng: np.random.Generator | None) -> np.random.Generator:
-    if rng is not None and seed is not None:
-        raise TypeError("pass seed= or rng=, not both")
-    return as_generator(rng if rng is not None else seed)
 
 
 class SimpleConvNet(Sequential):
@@ -68,8 +55,8 @@ class SimpleConvNet(Sequential):
         weight_decay: float = 0.0,
     ) -> None:
         input_dim = _check_input_dim(input_dim)
-        dtype = _check_dtype(dtype)
-        rng = _generator(seed, rng)
+        dtype = _float_dtype(dtype)
+        rng = _seed_or_rng(seed, rng)
         conv = Convolution2D(in_channels=input_dim[0], out_channels=filters,
                              kernel_size=kernel_size, init=init, dtype=dtype, rng=rng)
         f, oh, ow = conv.output_shape(input_dim)
@@ -116,8 +103,8 @@ class DeepConvNet(Sequential):
         weight_decay: float = 0.0,
     ) -> None:
         input_dim = _check_input_dim(input_dim)
-        dtype = _check_dtype(dtype)
-        rng = _generator(seed, rng)
+        dtype = _float_dtype(dtype)
+        rng = _seed_or_rng(seed, rng)
         layers: list[Layer] = []
         shape = input_dim
         convs = [(16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)]

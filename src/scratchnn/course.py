@@ -24,13 +24,17 @@ scratchnn that does, because nothing else reproduces the course's numbers.
 
 from __future__ import annotations
 
-import numpy as np
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
-from .functions import binary_cross_entropy
+import numpy as np
+
+from .functions import as_float_array, binary_cross_entropy
 from .layers import Affine, ReLU, Sigmoid
 from .optim import SGD
-from .plots import save_figure
+from .plots import _figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "initialize_parameters",
@@ -182,8 +186,10 @@ def linear_backward(dZ, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarra
     A_prev = _check_columns("A_prev", A_prev, layer.W.shape[0])
     dZ = _check_columns("dZ", dZ, layer.W.shape[1])
     m = A_prev.shape[1]
-    # The course's cache holds A_prev, not a layer: a forward pass gives the layer its input.
-    layer.forward(A_prev.T, train=True)
+    # The course's cache holds A_prev, not a layer: give the layer the input that its
+    # forward pass would have kept, instead of computing that pass again.
+    layer.x = A_prev.T.astype(layer.W.dtype, copy=False)
+    layer.x_shape = layer.x.shape
     dA_prev = layer.backward(dZ.T).T
     dW = layer.dW.T * (1.0 / m)
     db = layer.db.reshape(-1, 1) * (1.0 / m)
@@ -243,12 +249,15 @@ def _cost_derivative(AL, Y) -> np.ndarray:
 
 
 def update_parameters(parameters: dict, grads: dict, learning_rate: float) -> dict:
-    """One gradient-descent step, W_l <- W_l - lr dW_l and b_l <- b_l - lr db_l, on copies."""
+    """One gradient-descent step, W_l <- W_l - lr dW_l and b_l <- b_l - lr db_l, on copies.
+
+    The copies keep the parameters' floating-point type (integers become float64).
+    """
     _n_layers(parameters)
     missing = [f"d{name}" for name in parameters if f"d{name}" not in grads]
     if missing:
         raise ValueError(f"grads lacks {missing}")
-    new = {name: np.array(p, dtype=float) for name, p in parameters.items()}
+    new = {name: as_float_array(p).copy() for name, p in parameters.items()}
     SGD(lr=learning_rate).update(new, {name: grads[f"d{name}"] for name in new})
     return new
 
@@ -346,7 +355,7 @@ def predict(X, y, parameters: dict, print_accuracy: bool = True) -> np.ndarray:
 
 def plot_costs(costs, learning_rate: float = 0.0075, path=None) -> Figure:
     """The learning curve: cost every 100 iterations. Saved to ``path`` when given."""
-    fig = Figure(figsize=(6, 4))
+    fig = _figure(figsize=(6, 4))
     ax = fig.add_subplot()
     ax.plot(np.squeeze(np.asarray(costs, dtype=float)))
     ax.set_ylabel("cost")
@@ -372,7 +381,7 @@ def print_mislabeled_images(
     names = [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in classes]
     cols = min(max(len(wrong), 1), 5)
     rows = max(1, -(-len(wrong) // cols))
-    fig = Figure(figsize=(3 * cols, 3.4 * rows))
+    fig = _figure(figsize=(3 * cols, 3.4 * rows))
     for k, index in enumerate(wrong):
         ax = fig.add_subplot(rows, cols, k + 1)
         ax.imshow(np.asarray(X)[:, index].reshape(image_shape), interpolation="nearest")

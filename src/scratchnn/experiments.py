@@ -18,12 +18,16 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from .functions import relu, sigmoid, tanh
 from .init import as_generator
+from .plots import _figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["INITS", "activation_distributions", "plot_activation_histograms"]
 
@@ -95,7 +99,7 @@ def plot_activation_histograms(
     inits = [inits] if isinstance(inits, str) else list(inits)
     if not inits:
         raise ValueError("give at least one initialiser")
-    fig = Figure(figsize=(2.2 * layers, 1.9 * len(inits) + 0.6), layout="constrained")
+    fig = _figure(figsize=(2.2 * layers, 1.9 * len(inits) + 0.6), layout="constrained")
     axes = fig.subplots(len(inits), layers, squeeze=False, sharey="row")
     # The book's ranges: sigmoid's outputs lie in (0, 1) and tanh's in (-1, 1); ReLU's are
     # shown on (0, 1) too, leaving out the exact zeros (about half) that would dwarf the rest.

@@ -36,6 +36,21 @@ def as_generator(rng: np.random.Generator | int | None = None) -> np.random.Gene
     raise TypeError(f"expected a numpy Generator, an int seed or None, got {type(rng).__name__}")
 
 
+def _seed_or_rng(seed: int | None, rng: np.random.Generator | None) -> np.random.Generator:
+    """The Generator of a constructor that takes ``seed=`` or ``rng=`` (not both)."""
+    if rng is not None and seed is not None:
+        raise TypeError("pass seed= or rng=, not both")
+    return as_generator(rng if rng is not None else seed)
+
+
+def _float_dtype(dtype) -> np.dtype:
+    """``dtype`` as a numpy dtype, refused unless it is floating point."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be floating point, got {dtype}")
+    return dtype
+
+
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight of this shape."""
     if len(shape) == 2:
@@ -72,9 +87,7 @@ def initialize(
     ``std`` is only used by the "normal" initialiser.
     """
     scale = init_std(name, tuple(shape), std)
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"weights must be floating point, got dtype {dtype}")
+    dtype = _float_dtype(dtype)
     w = as_generator(rng).standard_normal(shape).astype(dtype, copy=False)
     # A Python float keeps float32 weights float32 (a NumPy float64 scalar would not).
     w *= scale

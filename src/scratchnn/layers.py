@@ -171,23 +171,21 @@ Dense = Affine
 class _Activation(Layer):
     """An element-wise activation: remembers what its derivative needs.
 
-    ``inplace`` (False unless a :class:`~scratchnn.network.Sequential` sets it) lets forward
-    overwrite its input and backward overwrite ``dout``. The network sets it where it owns
-    both arrays: after an :class:`Affine` layer, whose output nobody else keeps. It saves
-    the allocation and the extra pass of a temporary on every step.
+    ``forward(x, inplace=True)`` overwrites ``x`` with the result and
+    ``backward(dout, inplace=True)`` overwrites ``dout``. Only a network passes it, and only
+    where it owns both arrays (between two :class:`Affine` layers, whose outputs nobody
+    else keeps): it saves an allocation and a pass over a temporary on every step. Called
+    by hand, a layer never touches the caller's arrays.
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inplace = False
-
-    def _out(self, a: np.ndarray) -> np.ndarray | None:
-        """Where to write a result computed from ``a``: ``a`` itself when in place."""
-        return a if self.inplace else None
 
     def _check(self, dout: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
         _need_forward(self, kept)
         return _check_dout(self, dout, kept.shape)
+
+
+def _into(a: np.ndarray, inplace: bool) -> np.ndarray | None:
+    """The ``out=`` argument for a result computed from ``a``: ``a`` itself when in place."""
+    return a if inplace else None
 
 
 class ReLU(_Activation):
@@ -197,15 +195,15 @@ class ReLU(_Activation):
         super().__init__()
         self.mask: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, train: bool = False, inplace: bool = False) -> np.ndarray:
         x = as_float_array(x)
-        y = np.maximum(x, 0, out=self._out(x))
+        y = np.maximum(x, 0, out=_into(x, inplace))
         self.mask = y > 0
         return y
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, inplace: bool = False) -> np.ndarray:
         dout = self._check(dout, self.mask)
-        return np.multiply(dout, self.mask, out=self._out(dout))
+        return np.multiply(dout, self.mask, out=_into(dout, inplace))
 
 
 class LeakyReLU(_Activation):
@@ -222,14 +220,14 @@ class LeakyReLU(_Activation):
     def config(self) -> dict:
         return {"alpha": self.alpha}
 
-    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, train: bool = False, inplace: bool = False) -> np.ndarray:
         x = as_float_array(x)
         self.slope = np.where(x > 0, x.dtype.type(1), x.dtype.type(self.alpha))
-        return np.multiply(x, self.slope, out=self._out(x))
+        return np.multiply(x, self.slope, out=_into(x, inplace))
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, inplace: bool = False) -> np.ndarray:
         dout = self._check(dout, self.slope)
-        return np.multiply(dout, self.slope, out=self._out(dout))
+        return np.multiply(dout, self.slope, out=_into(dout, inplace))
 
 
 class Sigmoid(_Activation):
@@ -239,20 +237,20 @@ class Sigmoid(_Activation):
         super().__init__()
         self.out: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, train: bool = False, inplace: bool = False) -> np.ndarray:
         x = as_float_array(x)
         # The same function written as (1 + tanh(x / 2)) / 2: it cannot overflow and takes
         # four passes over one array, where exp(-|x|) and np.where need several temporaries.
-        y = np.multiply(x, 0.5, out=self._out(x))
+        y = np.multiply(x, 0.5, out=_into(x, inplace))
         np.tanh(y, out=y)
         y += 1
         y *= 0.5
         self.out = y
         return y
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, inplace: bool = False) -> np.ndarray:
         dout = self._check(dout, self.out)
-        dx = np.multiply(dout, self.out, out=self._out(dout))
+        dx = np.multiply(dout, self.out, out=_into(dout, inplace))
         dx *= 1 - self.out
         return dx
 
@@ -264,14 +262,14 @@ class Tanh(_Activation):
         super().__init__()
         self.out: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, train: bool = False, inplace: bool = False) -> np.ndarray:
         x = as_float_array(x)
-        self.out = np.tanh(x, out=self._out(x))
+        self.out = np.tanh(x, out=_into(x, inplace))
         return self.out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, inplace: bool = False) -> np.ndarray:
         dout = self._check(dout, self.out)
-        return np.multiply(dout, 1 - self.out * self.out, out=self._out(dout))
+        return np.multiply(dout, 1 - self.out * self.out, out=_into(dout, inplace))
 
 
 class Identity(_Activation):
@@ -281,12 +279,12 @@ class Identity(_Activation):
         super().__init__()
         self.shape: tuple | None = None
 
-    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, train: bool = False, inplace: bool = False) -> np.ndarray:
         x = np.asarray(x)
         self.shape = x.shape
         return x
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, inplace: bool = False) -> np.ndarray:
         _need_forward(self, self.shape)
         return _check_dout(self, dout, self.shape)
 

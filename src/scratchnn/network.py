@@ -2,19 +2,19 @@
 
 Parameters are named like the book's ``params`` dict: the k-th layer that has a weight
 contributes ``Wk`` and ``bk``; other parameters of a layer (batch-norm's gamma and beta)
-get the number of the weighted layer before them. The order is the order of the layers.
+get the number of the weighted layer before them (0 before the first one). The order is
+the order of the layers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 
 import numpy as np
 
 from .functions import as_float_array
 from .gradient import numerical_gradient as _numerical_gradient
-from .init import as_generator
+from .init import _float_dtype, _seed_or_rng
 from .layers import (
     Affine,
     IdentityMSE,
@@ -36,6 +36,9 @@ OUTPUTS = {
     "sigmoid": SigmoidBinaryCrossEntropy,
     "identity": IdentityMSE,
 }
+
+
+_INPLACE_ACTIVATIONS = (ReLU, LeakyReLU, Sigmoid, Tanh)
 
 
 class Sequential:
@@ -73,18 +76,30 @@ class Sequential:
         # Nothing uses the gradient with respect to the data: skip it in the first layer.
         if hasattr(layers[0], "need_dx"):
             layers[0].need_dx = False
-        # An Affine layer's output is a new array that it does not keep: the activation
-        # after it may overwrite it (and the gradient coming back) instead of copying.
-        for before, layer in pairwise(layers):
-            if isinstance(before, Affine) and hasattr(layer, "inplace"):
-                layer.inplace = True
+        # An activation between two Affine layers (or after the last one) may overwrite
+        # its input and the gradient coming back instead of copying them: both are new
+        # arrays (a matrix product, the loss layer's gradient) that nothing else keeps.
+        # Only scratchnn's own activations are asked to: a subclass may not take the keyword.
+        before, after = [None, *layers[:-1]], [*layers[1:], None]
+        self._inplace = [
+            type(layer) in _INPLACE_ACTIVATIONS and isinstance(b, Affine)
+            and (a is None or isinstance(a, Affine))
+            for b, layer, a in zip(before, layers, after, strict=True)
+        ]
         self._names: list[tuple[str, Layer, str]] = []
         k = 0
         for layer in layers:
             if "W" in layer.params:
                 k += 1
             for key in layer.params:
-                self._names.append((f"{key}{max(k, 1)}", layer, key))
+                name = f"{key}{k}"
+                if any(name == other for other, _, _ in self._names):
+                    raise ValueError(
+                        f"two layers would both name a parameter {name!r}: put a weighted "
+                        f"layer (Affine, Convolution2D) between {type(layer).__name__} "
+                        "layers that have parameters"
+                    )
+                self._names.append((name, layer, key))
 
     # --- parameters --------------------------------------------------------------------
 
@@ -138,8 +153,11 @@ class Sequential:
     def forward(self, x, train: bool = False) -> np.ndarray:
         """Scores before the output activation (the book's ``predict``)."""
         out = self._input(x)
-        for layer in self.layers:
-            out = layer.forward(out, train=train)
+        for layer, inplace in zip(self.layers, self._inplace, strict=True):
+            if inplace:
+                out = layer.forward(out, train=train, inplace=True)
+            else:
+                out = layer.forward(out, train=train)
         return out
 
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
@@ -191,8 +209,8 @@ class Sequential:
         """
         loss = self.loss(x, t, train=True)
         dout = self.loss_layer.backward(1.0)
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
+        for layer, inplace in zip(reversed(self.layers), reversed(self._inplace), strict=True):
+            dout = layer.backward(dout, inplace=True) if inplace else layer.backward(dout)
         if self.weight_decay:
             for name, layer, key in self._names:
                 if name.startswith("W"):
@@ -260,12 +278,8 @@ class MLP(Sequential):
             raise ValueError(f"unknown output {output!r}; expected one of {list(OUTPUTS)}")
         if init == "auto":
             init = "he" if activation in ("relu", "leaky_relu") else "xavier"
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be floating point, got {dtype}")
-        if rng is not None and seed is not None:
-            raise TypeError("pass seed= or rng=, not both")
-        rng = as_generator(rng if rng is not None else seed)
+        dtype = _float_dtype(dtype)
+        rng = _seed_or_rng(seed, rng)
         from .init import initialize
 
         layers: list[Layer] = []

@@ -12,12 +12,15 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from .functions import leaky_relu, relu, sigmoid, step_function, tanh
 from .serialization import atomic_write
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "plot_activations",
@@ -30,6 +33,14 @@ __all__ = [
 ]
 
 _FORMATS = {".png": "png", ".svg": "svg"}
+
+
+def _figure(**kwargs) -> Figure:
+    """A new Figure. matplotlib is imported here, on first use: it takes longer to
+    import than the rest of scratchnn, and most programs never draw."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
@@ -54,7 +65,7 @@ def plot_activations(
 ) -> Figure:
     """Step, sigmoid, tanh, ReLU and leaky ReLU (alpha 0.1, to make the slope visible)."""
     x = np.linspace(*x_range, 1001)
-    fig = Figure(figsize=(7, 4.5))
+    fig = _figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     ax.plot(x, step_function(x), label="step", drawstyle="steps-mid")
     ax.plot(x, sigmoid(x), label="sigmoid")
@@ -79,7 +90,7 @@ def plot_learning_curves(
 
     ``history`` is a :class:`scratchnn.train.History`.
     """
-    fig = Figure(figsize=(11, 4))
+    fig = _figure(figsize=(11, 4))
     ax_loss, ax_acc = fig.subplots(1, 2)
     loss = np.asarray(history.loss, dtype=np.float64)
     iters = np.arange(1, len(loss) + 1)
@@ -170,7 +181,7 @@ def plot_misclassified(
 
     cols = max(1, min(5, len(wrong)))
     rows = max(1, math.ceil(len(wrong) / cols))
-    fig = Figure(figsize=(2.0 * cols, 2.3 * rows + 0.4), layout="constrained")
+    fig = _figure(figsize=(2.0 * cols, 2.3 * rows + 0.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
     for ax in axes:
         ax.axis("off")
@@ -214,7 +225,7 @@ def plot_first_layer_weights(
     images = images[:max_units]
     cols = math.ceil(math.sqrt(len(images)))
     rows = math.ceil(len(images) / cols)
-    fig = Figure(figsize=(1.2 * cols, 1.2 * rows + 0.5), layout="constrained")
+    fig = _figure(figsize=(1.2 * cols, 1.2 * rows + 0.5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
     for ax in axes:
         ax.axis("off")
@@ -246,7 +257,7 @@ def plot_confusion_matrix(
         totals = values.sum(axis=1, keepdims=True)
         values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
     size = max(4.0, 0.55 * k + 2)
-    fig = Figure(figsize=(size + 1, size))
+    fig = _figure(figsize=(size + 1, size))
     ax = fig.add_subplot()
     shown = ax.imshow(values, cmap="Blues")
     fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
@@ -289,7 +300,7 @@ def plot_gradient_descent_path(
     gx = np.linspace(*xlim, 101)
     gy = np.linspace(*ylim, 101)
     z = np.array([[f(np.array([a, b])) for a in gx] for b in gy])
-    fig = Figure(figsize=(6, 5.5))
+    fig = _figure(figsize=(6, 5.5))
     ax = fig.add_subplot()
     contours = ax.contour(gx, gy, z, levels=levels, cmap="viridis", linewidths=0.8)
     ax.clabel(contours, fontsize=7, fmt="%.3g")

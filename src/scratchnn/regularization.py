@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .functions import as_float_array
-from .init import as_generator
+from .init import _float_dtype, _seed_or_rng
 from .layers import Layer, _check_dout, _need_forward
 
 __all__ = ["Dropout", "BatchNormalization"]
@@ -42,11 +42,9 @@ class Dropout(Layer):
         ratio = float(ratio)
         if not 0 <= ratio < 1:
             raise ValueError(f"dropout ratio must be in [0, 1), got {ratio}")
-        if rng is not None and seed is not None:
-            raise TypeError("pass seed= or rng=, not both")
         self.ratio = ratio
         self.seed = seed
-        self.rng = as_generator(rng if rng is not None else seed)
+        self.rng = _seed_or_rng(seed, rng)
         self.frozen = False
         self.scaled_mask: np.ndarray | None = None  # m / (1 - ratio) of the last draw
         self.x_shape: tuple | None = None
@@ -116,9 +114,7 @@ class BatchNormalization(Layer):
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if not eps > 0:
             raise ValueError(f"eps must be > 0, got {eps}")
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be floating point, got {dtype}")
+        dtype = _float_dtype(dtype)
         self.num_features = int(num_features)
         self.momentum = momentum
         self.eps = eps

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from . import course
 from .book import forward, init_network
@@ -35,8 +35,17 @@ from .functions import cross_entropy_error, mean_squared_error, one_hot, sigmoid
 from .gradient import gradient_descent, numerical_diff, numerical_gradient
 from .network import TwoLayerNet
 from .optim import SGD
-from .plots import plot_activations, plot_gradient_descent_path, plot_misclassified, save_figure
+from .plots import (
+    _figure,
+    plot_activations,
+    plot_gradient_descent_path,
+    plot_misclassified,
+    save_figure,
+)
 from .pretrained import sample_network
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["EXPERIMENTS", "Row", "Settings", "add_arguments", "format_table", "run",
            "run_experiments"]
@@ -246,7 +255,7 @@ def train_two_layer_net(
 
 def _plot_accuracy(curve, iter_per_epoch: int) -> Figure:
     its, train, test = np.array(curve).T
-    fig = Figure(figsize=(6, 4))
+    fig = _figure(figsize=(6, 4))
     ax = fig.add_subplot()
     ax.plot(its / iter_per_epoch, train, marker="o", label="train acc")
     ax.plot(its / iter_per_epoch, test, linestyle="--", label="test acc")

@@ -20,7 +20,7 @@ import contextlib
 import inspect
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -99,9 +99,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Not mkstemp: its files are private (0600). Created like this, the file gets the
+    # usual mode that the umask leaves, as open(path, "w") would give it.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes private files; give the usual mode
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -118,12 +120,6 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -147,6 +143,16 @@ def read_archive(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":  # every .npz file is a zip archive
+        if len(magic) < 4:
+            raise ValueError(f"{path}: truncated or corrupt model file ({len(magic)} bytes)")
+        hint = ""
+        if magic[:1] == b"\x80":  # a pickle's protocol marker
+            hint = ("; it looks like a pickle, which scratchnn never loads as a model "
+                    "(for the book's sample_weight.pkl use load_sample_weights)")
+        raise ValueError(f"{path}: not a scratchnn model file (not an .npz archive{hint})")
     try:
         # Our own file object: closed even when numpy gives up half-way through a bad file.
         with open(path, "rb") as f:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .init import as_generator
+from .init import _seed_or_rng
 from .layers import IdentityMSE
 from .network import Sequential
 from .optim import Optimizer, make_optimizer
@@ -325,8 +325,11 @@ def _labels(t: np.ndarray) -> np.ndarray:
     return t.reshape(-1)
 
 
-def evaluate(model: Sequential, x, t, batch_size: int = 10_000) -> tuple[float, float | None]:
+def evaluate(model: Sequential, x, t, batch_size: int = 1000) -> tuple[float, float | None]:
     """(loss, accuracy) of ``model`` on (x, t), from one inference pass.
+
+    The pass runs in chunks of ``batch_size`` samples, so that a ConvNet's intermediate
+    arrays stay small whatever the size of the set.
 
     The loss is the output layer's (cross-entropy, ...) without the weight-decay term;
     the accuracy is None for a regression model (identity output).
@@ -418,8 +421,6 @@ class Trainer:
                 raise ValueError(f"{name} must be a positive integer, got {value}")
         if eval_subset is not None and (int(eval_subset) != eval_subset or eval_subset < 1):
             raise ValueError(f"eval_subset must be a positive integer or None, got {eval_subset}")
-        if rng is not None and seed is not None:
-            raise TypeError("pass seed= or rng=, not both")
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {cb!r}")
@@ -427,7 +428,7 @@ class Trainer:
         self.optimizer = optimizer
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
-        self.rng = as_generator(rng if rng is not None else seed)
+        self.rng = _seed_or_rng(seed, rng)
         self.eval_every = int(eval_every)
         self.eval_subset = None if eval_subset is None else int(eval_subset)
         self.drop_last = drop_last
@@ -502,6 +503,11 @@ class Trainer:
             raise ValueError(f"{xname} must be a non-empty batch (N, ...), got shape {x.shape}")
         if len(t) != len(x):
             raise ValueError(f"{xname} has {len(x)} samples but {tname} has {len(t)}")
+        # Checked here, once: inside the loop a NaN input would look like divergence.
+        if not np.isfinite(x).all():
+            bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+            raise ValueError(f"{xname} contains NaN or inf (in {len(bad)} samples, the first "
+                             f"at index {bad[0]})")
         return x, t
 
     def _progress_bar(self, iters: int):
@@ -650,6 +656,10 @@ class Trainer:
                 f"{state['batch_size']}; this run has {n} samples and batch_size "
                 f"{self.batch_size}"
             )
+        if state["epoch"] > self.epochs:
+            raise ValueError(f"{path}: the checkpoint is at epoch {state['epoch']}, past this "
+                             f"run's {self.epochs} epochs; resume with epochs >= "
+                             f"{state['epoch']}")
         if len(state["callbacks"]) != len(self.callbacks):
             raise ValueError(f"{path}: the checkpoint had {len(state['callbacks'])} callbacks, "
                              f"this trainer has {len(self.callbacks)}")
