@@ -11,6 +11,7 @@ adds the book's spelling (``identity_function``) and chapter 3's toy network
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .data import load_mnist
 from .functions import (
@@ -62,7 +63,7 @@ def init_network() -> dict[str, np.ndarray]:
     }
 
 
-def forward(network: dict[str, np.ndarray], x) -> np.ndarray:
+def forward(network: dict[str, np.ndarray], x: ArrayLike) -> np.ndarray:
     """Chapter 3's forward pass: affine -> sigmoid -> affine -> sigmoid -> affine -> identity.
 
     ``x`` is one input (2,) or a batch (N, 2); the output has the matching shape, so

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import DTypeLike
 
 from .functions import as_float_array
 from .layers import Layer, _check_dout, _need_forward
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 
-def _pair(value, name: str) -> tuple[int, int]:
+def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     """(h, w) from an int or a pair of ints, each >= 1."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in pair):
@@ -45,13 +46,13 @@ def _json_pair(pair: tuple[int, int]) -> int | list[int]:
     return pair[0] if pair[0] == pair[1] else list(pair)
 
 
-def _positive(value, name: str) -> int:
+def _positive(value: int, name: str) -> int:
     if not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
 
-def _non_negative(value, name: str) -> int:
+def _non_negative(value: int, name: str) -> int:
     if not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"{name} must be a non-negative int, got {value!r}")
     return int(value)
@@ -143,7 +144,7 @@ class Convolution2D(Layer):
         stride: int = 1,
         pad: int = 0,
         init: str = "he",
-        dtype=np.float32,
+        dtype: DTypeLike = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         super().__init__()
@@ -274,7 +275,7 @@ class _Pooling(Layer):
         ph, pw = self.pool
         return ((i * pw + j, i, j) for i in range(ph) for j in range(pw))
 
-    def _padded_zeros(self, dtype) -> np.ndarray:
+    def _padded_zeros(self, dtype: DTypeLike) -> np.ndarray:
         """Zeros of the padded input's shape: the gradient accumulates there."""
         n, c, h, w = self.x_shape
         return np.zeros((n, c, h + 2 * self.pad, w + 2 * self.pad), dtype=dtype)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .conv import Convolution2D, Flatten, MaxPooling2D
 from .init import _float_dtype, _seed_or_rng
@@ -47,7 +48,7 @@ class SimpleConvNet(Sequential):
         kernel_size: int = 5,
         hidden: int = 100,
         classes: int = 10,
-        dtype=np.float32,
+        dtype: DTypeLike = np.float32,
         seed: int | None = None,
         *,
         rng: np.random.Generator | None = None,
@@ -94,7 +95,7 @@ class DeepConvNet(Sequential):
         self,
         input_dim: Sequence[int] = (1, 28, 28),
         classes: int = 10,
-        dtype=np.float32,
+        dtype: DTypeLike = np.float32,
         seed: int | None = None,
         *,
         rng: np.random.Generator | None = None,

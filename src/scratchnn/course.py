@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .functions import as_float_array, binary_cross_entropy
 from .layers import Affine, ReLU, Sigmoid
@@ -118,7 +119,7 @@ def _check_columns(name: str, A: np.ndarray, rows: int) -> np.ndarray:
     return A
 
 
-def linear_forward(A, W, b) -> tuple[np.ndarray, tuple]:
+def linear_forward(A: ArrayLike, W: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, tuple]:
     """Z = W A + b for A (n_prev, m); returns Z (n, m) and the cache (A, W, b)."""
     layer = _affine(W, b)
     A = _check_columns("A", A, layer.W.shape[0])
@@ -126,7 +127,9 @@ def linear_forward(A, W, b) -> tuple[np.ndarray, tuple]:
     return Z, (A, W, b)
 
 
-def linear_activation_forward(A_prev, W, b, activation: str) -> tuple[np.ndarray, tuple]:
+def linear_activation_forward(
+    A_prev: ArrayLike, W: ArrayLike, b: ArrayLike, activation: str
+) -> tuple[np.ndarray, tuple]:
     """A = g(W A_prev + b) with g = "relu" or "sigmoid"; cache = (linear_cache, Z)."""
     layer = _activation(activation)
     Z, linear_cache = linear_forward(A_prev, W, b)
@@ -149,7 +152,7 @@ def _n_layers(parameters: dict) -> int:
     return L
 
 
-def L_model_forward(X, parameters: dict) -> tuple[np.ndarray, list]:
+def L_model_forward(X: ArrayLike, parameters: dict) -> tuple[np.ndarray, list]:
     """[LINEAR -> RELU] * (L-1) -> LINEAR -> SIGMOID; returns AL (1, m) and the L caches."""
     L = _n_layers(parameters)
     caches = []
@@ -164,7 +167,7 @@ def L_model_forward(X, parameters: dict) -> tuple[np.ndarray, list]:
     return AL, caches
 
 
-def compute_cost(AL, Y) -> float:
+def compute_cost(AL: ArrayLike, Y: ArrayLike) -> float:
     """Cross-entropy cost -1/m sum(Y log AL + (1 - Y) log(1 - AL)) for AL and Y of shape (1, m)."""
     AL = np.asarray(AL)
     Y = np.asarray(Y)
@@ -176,7 +179,7 @@ def compute_cost(AL, Y) -> float:
 # --- backward --------------------------------------------------------------------------
 
 
-def linear_backward(dZ, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linear_backward(dZ: ArrayLike, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of the linear step from dZ (n, m) and the cache (A_prev, W, b).
 
     dW = 1/m dZ A_prev^T,  db = 1/m sum_m dZ,  dA_prev = W^T dZ.
@@ -196,14 +199,14 @@ def linear_backward(dZ, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return dA_prev, dW, db
 
 
-def relu_backward(dA, cache: np.ndarray) -> np.ndarray:
+def relu_backward(dA: ArrayLike, cache: np.ndarray) -> np.ndarray:
     """dZ = dA where Z > 0, else 0 (``cache`` is Z)."""
     layer = ReLU()
     layer.forward(cache)
     return layer.backward(dA)
 
 
-def sigmoid_backward(dA, cache: np.ndarray) -> np.ndarray:
+def sigmoid_backward(dA: ArrayLike, cache: np.ndarray) -> np.ndarray:
     """dZ = dA * s (1 - s) with s = sigmoid(Z) (``cache`` is Z)."""
     layer = Sigmoid()
     layer.forward(cache)
@@ -211,7 +214,7 @@ def sigmoid_backward(dA, cache: np.ndarray) -> np.ndarray:
 
 
 def linear_activation_backward(
-    dA, cache: tuple, activation: str
+    dA: ArrayLike, cache: tuple, activation: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward through g then the linear step; returns dA_prev, dW, db."""
     linear_cache, Z = cache
@@ -220,7 +223,7 @@ def linear_activation_backward(
     return linear_backward(layer.backward(dA), linear_cache)
 
 
-def L_model_backward(AL, Y, caches: list) -> dict[str, np.ndarray]:
+def L_model_backward(AL: ArrayLike, Y: ArrayLike, caches: list) -> dict[str, np.ndarray]:
     """Gradients of the cost of :func:`L_model_forward`: grads["dA{l-1}"], ["dW{l}"], ["db{l}"].
 
     Starts from the derivative of the cost per example, dAL = -(Y / AL - (1 - Y) / (1 - AL)),
@@ -239,7 +242,7 @@ def L_model_backward(AL, Y, caches: list) -> dict[str, np.ndarray]:
     return grads
 
 
-def _cost_derivative(AL, Y) -> np.ndarray:
+def _cost_derivative(AL: ArrayLike, Y: ArrayLike) -> np.ndarray:
     """dAL = -(Y / AL - (1 - Y) / (1 - AL)): the course's start of backpropagation."""
     AL = np.asarray(AL)
     Y = np.asarray(Y)
@@ -265,7 +268,7 @@ def update_parameters(parameters: dict, grads: dict, learning_rate: float) -> di
 # --- models ----------------------------------------------------------------------------
 
 
-def _check_data(X, Y) -> tuple[np.ndarray, np.ndarray]:
+def _check_data(X: ArrayLike, Y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X)
     Y = np.asarray(Y)
     if X.ndim != 2 or Y.shape != (1, X.shape[1]):
@@ -284,8 +287,8 @@ def _report(i: int, cost: float, costs: list, num_iterations: int, print_cost: b
 
 
 def two_layer_model(
-    X,
-    Y,
+    X: ArrayLike,
+    Y: ArrayLike,
     layers_dims: tuple[int, int, int],
     learning_rate: float = 0.0075,
     num_iterations: int = 3000,
@@ -314,8 +317,8 @@ def two_layer_model(
 
 
 def L_layer_model(
-    X,
-    Y,
+    X: ArrayLike,
+    Y: ArrayLike,
     layers_dims: list[int],
     learning_rate: float = 0.0075,
     num_iterations: int = 3000,
@@ -338,7 +341,9 @@ def L_layer_model(
     return parameters, costs
 
 
-def predict(X, y, parameters: dict, print_accuracy: bool = True) -> np.ndarray:
+def predict(
+    X: ArrayLike, y: ArrayLike, parameters: dict, print_accuracy: bool = True
+) -> np.ndarray:
     """Predictions p (1, m) of 0.0/1.0 (probability > 0.5 is 1); prints the accuracy against y."""
     AL, _ = L_model_forward(X, parameters)
     p = (AL > 0.5).astype(np.float64)
@@ -353,7 +358,7 @@ def predict(X, y, parameters: dict, print_accuracy: bool = True) -> np.ndarray:
 # --- figures ---------------------------------------------------------------------------
 
 
-def plot_costs(costs, learning_rate: float = 0.0075, path=None) -> Figure:
+def plot_costs(costs: ArrayLike, learning_rate: float = 0.0075, path=None) -> Figure:
     """The learning curve: cost every 100 iterations. Saved to ``path`` when given."""
     fig = _figure(figsize=(6, 4))
     ax = fig.add_subplot()
@@ -367,7 +372,7 @@ def plot_costs(costs, learning_rate: float = 0.0075, path=None) -> Figure:
 
 
 def print_mislabeled_images(
-    classes, X, y, p, path=None, image_shape: tuple[int, ...] = (64, 64, 3)
+    classes, X: ArrayLike, y: ArrayLike, p, path=None, image_shape: tuple[int, ...] = (64, 64, 3)
 ) -> Figure:
     """A figure of every example where prediction p and label y differ, with both classes.
 

@@ -8,6 +8,7 @@ input into float64. None of them overflows or warns, even for inputs of +-1e4.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
     "as_float_array",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 
-def as_float_array(x) -> np.ndarray:
+def as_float_array(x: ArrayLike) -> np.ndarray:
     """Return ``x`` as a floating array: float arrays keep their dtype, the rest become float64."""
     x = np.asarray(x)
     if x.dtype.kind == "f":
@@ -44,12 +45,12 @@ def as_float_array(x) -> np.ndarray:
 # --- activations -----------------------------------------------------------------------
 
 
-def step_function(x) -> np.ndarray:
+def step_function(x: ArrayLike) -> np.ndarray:
     """Heaviside step: 1 where x > 0, else 0 (integer output, as in the book)."""
     return (np.asarray(x) > 0).astype(np.int64)
 
 
-def sigmoid(x) -> np.ndarray:
+def sigmoid(x: ArrayLike) -> np.ndarray:
     """sigmoid(x) = 1 / (1 + exp(-x)), computed without overflow.
 
     exp is only ever taken of -|x| <= 0, so it lies in (0, 1]:
@@ -60,53 +61,53 @@ def sigmoid(x) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
 
 
-def sigmoid_grad(x) -> np.ndarray:
+def sigmoid_grad(x: ArrayLike) -> np.ndarray:
     """d sigmoid / dx = sigmoid(x) * (1 - sigmoid(x))."""
     s = sigmoid(x)
     return s * (1 - s)
 
 
-def tanh(x) -> np.ndarray:
+def tanh(x: ArrayLike) -> np.ndarray:
     """Hyperbolic tangent (NumPy's is already stable)."""
     return np.tanh(as_float_array(x))
 
 
-def tanh_grad(x) -> np.ndarray:
+def tanh_grad(x: ArrayLike) -> np.ndarray:
     """d tanh / dx = 1 - tanh(x)^2."""
     y = np.tanh(as_float_array(x))
     return 1 - y * y
 
 
-def relu(x) -> np.ndarray:
+def relu(x: ArrayLike) -> np.ndarray:
     """max(0, x)."""
     x = as_float_array(x)
     return np.maximum(x, 0)
 
 
-def relu_grad(x) -> np.ndarray:
+def relu_grad(x: ArrayLike) -> np.ndarray:
     """1 where x > 0, else 0 (the subgradient at 0 is taken as 0)."""
     x = as_float_array(x)
     return (x > 0).astype(x.dtype)
 
 
-def leaky_relu(x, alpha: float = 0.01) -> np.ndarray:
+def leaky_relu(x: ArrayLike, alpha: float = 0.01) -> np.ndarray:
     """x where x > 0, else alpha * x."""
     x = as_float_array(x)
     return np.where(x > 0, x, x * x.dtype.type(alpha))
 
 
-def leaky_relu_grad(x, alpha: float = 0.01) -> np.ndarray:
+def leaky_relu_grad(x: ArrayLike, alpha: float = 0.01) -> np.ndarray:
     """1 where x > 0, else alpha."""
     x = as_float_array(x)
     return np.where(x > 0, x.dtype.type(1), x.dtype.type(alpha))
 
 
-def identity(x) -> np.ndarray:
+def identity(x: ArrayLike) -> np.ndarray:
     """The output activation of regression: returns x unchanged (as an array)."""
     return np.asarray(x)
 
 
-def softmax(x, axis: int = -1) -> np.ndarray:
+def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     """softmax(x)_i = exp(x_i - max(x)) / sum_j exp(x_j - max(x)) along ``axis``.
 
     Subtracting the maximum leaves the result unchanged and keeps every exponent <= 0.
@@ -116,7 +117,7 @@ def softmax(x, axis: int = -1) -> np.ndarray:
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def log_softmax(x, axis: int = -1) -> np.ndarray:
+def log_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     """log softmax(x) = x - max - log(sum(exp(x - max))), exact for any input size."""
     x = as_float_array(x)
     shifted = x - np.max(x, axis=axis, keepdims=True)
@@ -126,7 +127,7 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
 # --- losses ----------------------------------------------------------------------------
 
 
-def one_hot(labels, num_classes: int, dtype=np.float64) -> np.ndarray:
+def one_hot(labels: ArrayLike, num_classes: int, dtype: DTypeLike = np.float64) -> np.ndarray:
     """Integer labels of shape (N,) to a one-hot matrix of shape (N, num_classes)."""
     labels = _check_labels(np.asarray(labels), num_classes)
     out = np.zeros((*labels.shape, num_classes), dtype=dtype)
@@ -159,7 +160,7 @@ def _check_batch(y: np.ndarray) -> None:
         raise ValueError(f"empty batch: predictions have shape {y.shape}")
 
 
-def _pair(y, t, labels_ok: bool):
+def _pair(y: ArrayLike, t: ArrayLike, labels_ok: bool):
     """Validate predictions y and targets t; return (y2d, t2d, batch) with t one-hot or labels."""
     y = as_float_array(y)
     t = np.asarray(t)
@@ -175,7 +176,7 @@ def _pair(y, t, labels_ok: bool):
     return y.reshape(-1, y.shape[-1]), t.reshape(-1, y.shape[-1]), False
 
 
-def mean_squared_error(y, t) -> float:
+def mean_squared_error(y: ArrayLike, t: ArrayLike) -> float:
     """0.5 * sum((y - t)^2), averaged over the batch when y is 2-D (or more)."""
     y2, t2, _ = _pair(y, t, labels_ok=False)
     batch = y2.shape[0] if np.ndim(y) >= 2 else 1
@@ -183,7 +184,7 @@ def mean_squared_error(y, t) -> float:
     return float(0.5 * np.sum(diff * diff) / batch)
 
 
-def cross_entropy_error(y, t, eps: float = 1e-7) -> float:
+def cross_entropy_error(y: ArrayLike, t: ArrayLike, eps: float = 1e-7) -> float:
     """The book's cross-entropy -sum(t * log(y + eps)), averaged over the batch.
 
     ``y`` holds probabilities (softmax output), (C,) for one sample or (N, C) for a batch;
@@ -198,7 +199,7 @@ def cross_entropy_error(y, t, eps: float = 1e-7) -> float:
     return float(-np.sum(t2 * np.log(y2 + eps)) / batch)
 
 
-def softmax_cross_entropy(logits, t) -> float:
+def softmax_cross_entropy(logits: ArrayLike, t: ArrayLike) -> float:
     """Exact cross-entropy of softmax(logits) via log-softmax, averaged over the batch.
 
     No epsilon: this is the loss whose gradient is exactly (softmax(logits) - t) / N.
@@ -211,7 +212,7 @@ def softmax_cross_entropy(logits, t) -> float:
     return float(-np.sum(t2 * logp) / batch)
 
 
-def binary_cross_entropy(y, t, eps: float = 0.0) -> float:
+def binary_cross_entropy(y: ArrayLike, t: ArrayLike, eps: float = 0.0) -> float:
     """-mean(t log y + (1 - t) log(1 - y)): the course's ``compute_cost``.
 
     ``y`` holds probabilities in (0, 1); ``t`` holds 0/1 targets of the same shape.

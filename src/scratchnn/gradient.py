@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .functions import as_float_array
 
@@ -54,7 +55,7 @@ def numerical_gradient(
 
 def gradient_descent(
     f: Callable[[np.ndarray], float],
-    init_x,
+    init_x: ArrayLike,
     lr: float = 0.01,
     step_num: int = 100,
     return_path: bool = False,
@@ -78,7 +79,7 @@ def gradient_descent(
     return (x, np.array(path)) if return_path else x
 
 
-def gradient_check(model, x, t, h: float = 1e-5) -> dict[str, float]:
+def gradient_check(model, x: ArrayLike, t: ArrayLike, h: float = 1e-5) -> dict[str, float]:
     """Largest relative error between backprop and numerical gradients, per parameter.
 
     For each named parameter: max_i |g_i - n_i| / max(max_i |g_i|, max_i |n_i|), the largest

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["INITIALIZERS", "as_generator", "fans", "init_std", "initialize"]
 
@@ -43,7 +44,7 @@ def _seed_or_rng(seed: int | None, rng: np.random.Generator | None) -> np.random
     return as_generator(rng if rng is not None else seed)
 
 
-def _float_dtype(dtype) -> np.dtype:
+def _float_dtype(dtype: DTypeLike) -> np.dtype:
     """``dtype`` as a numpy dtype, refused unless it is floating point."""
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
@@ -79,7 +80,7 @@ def initialize(
     name: str,
     shape: tuple[int, ...],
     rng: np.random.Generator | int | None = None,
-    dtype=np.float32,
+    dtype: DTypeLike = np.float32,
     std: float = 0.01,
 ) -> np.ndarray:
     """Draw weights of ``shape`` ~ N(0, init_std(name)^2) in ``dtype``.

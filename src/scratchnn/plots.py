@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .functions import leaky_relu, relu, sigmoid, step_function, tanh
 from .serialization import atomic_write
@@ -150,10 +151,10 @@ def _as_images(x: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray
 
 
 def plot_misclassified(
-    x,
-    t,
-    pred,
-    probs=None,
+    x: ArrayLike,
+    t: ArrayLike,
+    pred: ArrayLike,
+    probs: ArrayLike = None,
     classes: Sequence[str] | None = None,
     max_images: int = 25,
     image_shape: tuple[int, ...] | None = None,
@@ -238,7 +239,7 @@ def plot_first_layer_weights(
 
 
 def plot_confusion_matrix(
-    cm, classes: Sequence[str] | None = None, normalize: bool = False,
+    cm: ArrayLike, classes: Sequence[str] | None = None, normalize: bool = False,
     path: str | os.PathLike | None = None,
 ) -> Figure:
     """Counts of true class (rows) against predicted class (columns), annotated.
@@ -279,7 +280,7 @@ def plot_confusion_matrix(
 
 def plot_gradient_descent_path(
     f: Callable[[np.ndarray], float],
-    points,
+    points: ArrayLike,
     xlim: tuple[float, float] | None = None,
     ylim: tuple[float, float] | None = None,
     levels: int = 15,

@@ -16,6 +16,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .network import MLP
 
@@ -176,7 +177,7 @@ def _check_weights(weights: object, path) -> dict[str, np.ndarray]:
 
 def sample_network(
     path: str | os.PathLike[str] | None = None,
-    dtype=np.float64,
+    dtype: DTypeLike = np.float64,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> MLP:
     """The book's pretrained 784-50-100-10 sigmoid network with a softmax output.

@@ -11,6 +11,7 @@ a layer: see ``Sequential(weight_decay=...)`` and the optimizers' ``weight_decay
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .functions import as_float_array
 from .init import _float_dtype, _seed_or_rng
@@ -104,7 +105,7 @@ class BatchNormalization(Layer):
         num_features: int,
         momentum: float = 0.9,
         eps: float = 1e-5,
-        dtype=np.float32,
+        dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
         if not isinstance(num_features, (int, np.integer)) or num_features < 1:
