@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import scratchnn as sn
 from scratchnn import functions as F
@@ -150,3 +153,45 @@ def test_non_numeric_input_raises_type_error():
         sn.sigmoid(np.array(["a", "b"]))
     with pytest.raises(TypeError, match="integer class labels"):
         sn.cross_entropy_error(np.ones((2, 2)) / 2, np.array([0.5, 1.0]))
+
+
+# --- properties over many inputs (hypothesis) --------------------------------------------
+
+_batches = st.sampled_from([np.float32, np.float64]).flatmap(
+    lambda dtype: hnp.arrays(
+        dtype,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6),
+        elements=st.floats(-1e4, 1e4, width=32),
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_batches)
+def test_softmax_is_a_distribution_per_row_for_any_scores(x):
+    y = F.softmax(x)  # warnings are errors in this suite: no overflow, no 0/0
+    assert y.dtype == x.dtype and np.all((y >= 0) & (y <= 1))
+    np.testing.assert_allclose(y.sum(axis=1), 1, rtol=1e-5 if x.dtype == np.float32 else 1e-12)
+    rows = np.arange(len(x))
+    assert np.array_equal(y[rows, np.argmax(x, axis=1)], y.max(axis=1))  # order is kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(_batches)
+def test_log_softmax_agrees_with_softmax_and_the_fused_loss(x):
+    x = x.astype(np.float64)
+    log_y = F.log_softmax(x)
+    assert np.all(log_y <= 0)
+    np.testing.assert_allclose(np.exp(log_y).sum(axis=1), 1, rtol=1e-12)
+    labels = np.argmin(x, axis=1)  # the least likely class: the largest loss
+    expected = -log_y[np.arange(len(x)), labels].mean()
+    assert F.softmax_cross_entropy(x, labels) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_batches)
+def test_sigmoid_is_bounded_and_symmetric_for_any_input(x):
+    y = F.sigmoid(x)
+    assert y.dtype == x.dtype and np.all((y >= 0) & (y <= 1))
+    tol = 1e-6 if x.dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(F.sigmoid(-x), 1 - y, atol=tol)
