@@ -16,13 +16,21 @@ def shared_data() -> Path:
 
     CI keeps it beside the checkout; a test that needs it fails (not skips) when it is absent.
     """
-    where = Path(os.environ.get("SCRATCHNN_TEST_DATA", SHARED_DATA))
-    if not (where / "mnist").is_dir():
-        pytest.fail(
-            f"reference data not found: expected MNIST under {where / 'mnist'} "
-            "(set SCRATCHNN_TEST_DATA to the folder that holds mnist/, catvnoncat/, dlfs/)"
-        )
-    return where
+    if os.environ.get("SCRATCHNN_TEST_DATA"):
+        candidates = [Path(os.environ["SCRATCHNN_TEST_DATA"])]
+    else:
+        # A newcomer who set SCRATCHNN_DATA for `scratchnn train` has set it for the tests too.
+        candidates = [SHARED_DATA]
+        if os.environ.get("SCRATCHNN_DATA"):
+            candidates.append(Path(os.environ["SCRATCHNN_DATA"]))
+    for where in candidates:
+        if (where / "mnist").is_dir():
+            return where
+    looked = " and ".join(str(c / "mnist") for c in candidates)
+    pytest.fail(
+        f"reference data not found: expected MNIST under {looked} (set SCRATCHNN_TEST_DATA "
+        "to the folder that holds mnist/, catvnoncat/, dlfs/)"
+    )
 
 
 @pytest.fixture(autouse=True, scope="session")

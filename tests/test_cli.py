@@ -223,7 +223,7 @@ def test_resume_through_the_command_line(shared_data, tmp_path, monkeypatch, cap
 
     with monkeypatch.context() as m:
         m.setattr(cli._EpochTable, "on_epoch_end", interrupt_after_epoch_2)
-        assert cli.main([*options, "--out", str(tmp_path / "cut")]) == 1
+        assert cli.main([*options, "--out", str(tmp_path / "cut")]) == 130
     err = capsys.readouterr().err
     assert f"continue with: scratchnn train --resume {tmp_path / 'cut'}" in err
     assert cli.main(["train", "--resume", str(tmp_path / "cut"), "--no-plots"]) == 0
@@ -232,6 +232,9 @@ def test_resume_through_the_command_line(shared_data, tmp_path, monkeypatch, cap
     resumed = load_model(tmp_path / "cut" / "model.npz")
     for name, p in straight.params.items():
         np.testing.assert_array_equal(resumed.params[name], p, err_msg=name)
+    # Once finished, resuming asks for more epochs instead of silently doing nothing.
+    assert cli.main(["train", "--resume", str(tmp_path / "cut"), "--no-plots"]) == 2
+    assert "already trained 3 of its 3 epochs: pass --epochs N" in capsys.readouterr().err
 
 
 def test_divergence_is_reported_in_one_line(tmp_path, capsys):
@@ -281,3 +284,33 @@ def test_missing_delegated_module_gives_a_clear_error(monkeypatch, capsys):
     assert cli.main(["bench", "--quick"]) == 1
     assert "'scratchnn bench' is not available" in capsys.readouterr().err
     assert cli.main(["gradcheck", "--samples", "2"]) == 0  # the rest still works
+
+
+def test_toy_sets_learn_with_the_default_options(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", "spirals", "--out", str(tmp_path), "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    assert "50 epochs" in out and "lr=0.01" in out
+    assert load_model(tmp_path / "model.npz").meta["metadata"]["test_accuracy"] > 0.95
+
+
+def test_evaluate_and_plot_a_model_of_points(tmp_path, capsys):
+    run = tmp_path / "xor"
+    assert cli.main(["train", "--dataset", "xor", "--out", str(run), "--no-plots"]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run)]) == 0  # a run folder names its model.npz
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "saved confusion_matrix.png in" in out
+    assert (run / "confusion_matrix.png").exists() and not (run / "misclassified.png").exists()
+    assert cli.main(["plot", "misclassified", str(run), "-o", str(tmp_path / "m.png")]) == 2
+    assert "2-D points, not pictures" in capsys.readouterr().err
+    assert cli.main(["plot", "curves", str(run / "model.npz")]) == 1
+    assert "not a history.json written by scratchnn train" in capsys.readouterr().err
+
+
+def test_evaluate_a_checkpoint_finds_its_data_set(tmp_path, capsys):
+    run = tmp_path / "circles"
+    assert cli.main(["train", "--dataset", "circles", "--epochs", "2", "--out", str(run),
+                     "--no-plots"]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--out", str(tmp_path)]) == 0
+    assert "on 800 test samples" in capsys.readouterr().out

@@ -245,3 +245,9 @@ def test_backward_and_update_check_their_inputs():
     del grads["db3"]
     with pytest.raises(ValueError, match="db3"):
         course.update_parameters(parameters, grads, 0.1)
+
+
+def test_a_result_tuple_passed_as_parameters_is_a_clear_type_error():
+    _, parameters = _course_test_parameters()
+    with pytest.raises(TypeError, match="parameters must be a dict of W1, b1, .*got tuple"):
+        course.predict(np.zeros((5, 2)), np.zeros((1, 2)), (parameters, [0.7]))

@@ -123,9 +123,18 @@ def _class_probabilities(model: Sequential, x: np.ndarray) -> np.ndarray:
     return np.hstack([1 - probs, probs]) if probs.shape[1] == 1 else probs
 
 
+def _load_model(path: str) -> Sequential:
+    """A model file, or the model.npz of a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.npz"
+    return load_model(path)
+
+
 def _model_dataset(model: Sequential, args) -> Dataset:
     meta = getattr(model, "meta", {}).get("metadata", {})
-    name = args.dataset or meta.get("dataset")
+    # A checkpoint records the data set among the run's options.
+    name = args.dataset or meta.get("dataset") or meta.get("options", {}).get("dataset")
     if name is None:
         raise UsageError("the model file does not say which data set it was trained on: "
                          "pass --dataset")
@@ -161,6 +170,17 @@ class _EpochTable(Callback):
                     f"{percent(logs['val_acc'], 8)}  {logs['lr']:9.3g}  {logs['time']:5.1f}s")
 
 
+#: Defaults of ``scratchnn train`` options left out, for MNIST and Fashion-MNIST ...
+_TRAIN_DEFAULTS = {"optimizer": "adam", "lr": None, "epochs": 10, "batch_size": 100}
+#: ... and what suits the small data sets better (lr None: the optimizer's own).
+_DATASET_DEFAULTS = {
+    "xor": {"epochs": 50, "lr": 0.01},
+    "spirals": {"epochs": 50, "lr": 0.01},
+    "circles": {"epochs": 50, "lr": 0.01},
+    # 209 pictures: small batches of plain SGD generalise better than Adam here.
+    "catvnoncat": {"optimizer": "sgd", "lr": 0.01, "batch_size": 32, "epochs": 50},
+}
+
 #: Options of ``scratchnn train`` that define a run: kept in checkpoints to resume it.
 _RUN_OPTIONS = ("dataset", "model", "hidden", "activation", "init", "optimizer", "lr",
                 "momentum", "weight_decay", "epochs", "batch_size", "seed", "dtype",
@@ -174,15 +194,23 @@ def cmd_train(args) -> int:
         checkpoint = Path(args.resume)
         if checkpoint.is_dir():
             checkpoint = checkpoint / "checkpoint.npz"
-        saved = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,))[1]["metadata"]["options"]
+        meta = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,))[1]
+        saved, done = meta["metadata"]["options"], meta["training"]["epoch"]
         epochs = args.epochs
         for key in _RUN_OPTIONS:
             setattr(args, key, saved.get(key, 0.0 if key == "val_split" else None))
         if epochs is not None:
             args.epochs = epochs
+        if done >= args.epochs:
+            raise UsageError(f"the run in {checkpoint} has already trained {done} of its "
+                             f"{args.epochs} epochs: pass --epochs N with N > {done} to "
+                             "train it further")
         args.out = args.out or str(checkpoint.parent)
-    if args.epochs is None:
-        args.epochs = 10
+    else:
+        defaults = {**_TRAIN_DEFAULTS, **_DATASET_DEFAULTS.get(args.dataset, {})}
+        for key, value in defaults.items():
+            if getattr(args, key) is None:
+                setattr(args, key, value)
     if args.patience and not args.val_split:
         # Early stopping decides on the data it watches: never let that be the test set.
         args.val_split = 0.1
@@ -306,11 +334,16 @@ def _training_plots(model: Sequential, ds: Dataset, history, out: Path,
     pred = np.argmax(probs, axis=1)
     cm = confusion_matrix(ds.t_test, pred, len(ds.classes))
     plots.plot_confusion_matrix(cm, ds.classes, path=out / "confusion_matrix.png")
-    if ds.x_train.ndim > 2 or ds.x_train.shape[1] > 2:  # images, not points
+    if _is_images(ds):
         plots.plot_misclassified(ds.x_test, ds.t_test, pred, probs, ds.classes,
                                  image_shape=_display_shape(ds), path=out / "misclassified.png")
         if model.params["W1"].ndim == 4 or model.params["W1"].shape[0] == 784:
             plots.plot_first_layer_weights(model, path=out / "first_layer_weights.png")
+
+
+def _is_images(ds: Dataset) -> bool:
+    """Pictures (which a grid of misclassified samples can show), not 2-D points."""
+    return ds.x_train.ndim > 2 or ds.x_train.shape[1] > 2
 
 
 def _display_shape(ds: Dataset) -> tuple[int, ...] | None:
@@ -323,7 +356,7 @@ def _display_shape(ds: Dataset) -> tuple[int, ...] | None:
 
 
 def cmd_evaluate(args) -> int:
-    model = load_model(args.model_file)
+    model = _load_model(args.model_file)
     ds = _model_dataset(model, args)
     probs = _class_probabilities(model, ds.x_test)
     pred = np.argmax(probs, axis=1)
@@ -343,16 +376,20 @@ def cmd_evaluate(args) -> int:
     print(" " * width + "".join(f"{n[:cell - 1]:>{cell}}" for n in names))
     for i, name in enumerate(names):
         print(f"{name:<{width}}" + "".join(f"{v:>{cell}d}" for v in cm[i]))
-    out = Path(args.out) if args.out else Path(args.model_file).parent
+    model_path = Path(args.model_file)
+    out = Path(args.out) if args.out else model_path if model_path.is_dir() else model_path.parent
     plots.plot_confusion_matrix(cm, names, path=out / "confusion_matrix.png")
-    plots.plot_misclassified(ds.x_test, ds.t_test, pred, probs, names,
-                             image_shape=_display_shape(ds), path=out / "misclassified.png")
-    print(f"saved confusion_matrix.png and misclassified.png in {out}")
+    saved = "confusion_matrix.png"
+    if _is_images(ds):
+        plots.plot_misclassified(ds.x_test, ds.t_test, pred, probs, names,
+                                 image_shape=_display_shape(ds), path=out / "misclassified.png")
+        saved += " and misclassified.png"
+    print(f"saved {saved} in {out}")
     return 0
 
 
 def cmd_predict(args) -> int:
-    model = load_model(args.model_file)
+    model = _load_model(args.model_file)
     shape = _input_shape(model)
     if int(np.prod(shape)) != 28 * 28:
         raise UsageError(f"predict reads 28x28 digits; this model takes inputs of shape {shape}")
@@ -404,10 +441,14 @@ def cmd_plot(args) -> int:
     elif args.figure == "curves":
         from .train import History
 
-        history = History.load_json(args.source)
+        try:
+            history = History.load_json(args.source)
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{args.source}: not a history.json written by scratchnn train "
+                             f"({type(err).__name__}: {err})") from err
         plots.plot_learning_curves(history, val_label="test", path=out)
     else:
-        model = load_model(args.source)
+        model = _load_model(args.source)
         if args.figure == "weights":
             plots.plot_first_layer_weights(model, path=out)
         else:
@@ -417,6 +458,9 @@ def cmd_plot(args) -> int:
             if args.figure == "confusion":
                 cm = confusion_matrix(ds.t_test, pred, len(ds.classes))
                 plots.plot_confusion_matrix(cm, ds.classes, path=out)
+            elif not _is_images(ds):
+                raise UsageError(f"{args.source}: the model reads 2-D points, not pictures: "
+                                 "there are no images to show")
             else:
                 plots.plot_misclassified(ds.x_test, ds.t_test, pred, probs, ds.classes,
                                          image_shape=_display_shape(ds), path=out)
@@ -530,21 +574,26 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=DATASETS, default="mnist", help="data set")
     p.add_argument("--model", choices=MODELS, default="mlp", help="network type")
     p.add_argument("--hidden", type=_sizes, default=[256], metavar="SIZES",
-                   help="hidden layer widths of the MLP, comma-separated (e.g. 100,50)")
+                   help="hidden layer widths of the MLP, comma-separated, e.g. 100,50 "
+                        "(default: 256)")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
                    help="hidden activation of the MLP")
     p.add_argument("--init", choices=INITS, default="auto",
                    help="weight initialisation of the MLP (auto: He for ReLU, else Xavier)")
-    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="optimizer")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=None,
+                   help="optimizer (default: adam; sgd for catvnoncat)")
     p.add_argument("--lr", type=_positive_float, default=None,
-                   help="learning rate (default: the optimizer's own, 0.001 for Adam)")
+                   help="learning rate (default: the optimizer's own, 0.001 for Adam; 0.01 "
+                        "for the toy sets and catvnoncat)")
     p.add_argument("--momentum", type=float, default=0.9,
                    help="momentum of the momentum and nesterov optimizers")
     p.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
                    help="L2 penalty lambda on the weights")
     p.add_argument("--epochs", type=_positive_int, default=None,
-                   help="number of epochs (default: 10; with --resume, the saved run's)")
-    p.add_argument("--batch-size", type=_positive_int, default=100, help="mini-batch size")
+                   help="number of epochs (default: 10; 50 for the toy sets and catvnoncat; "
+                        "with --resume, the saved run's)")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="mini-batch size (default: 100; 32 for catvnoncat)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of initialisation and shuffling")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="floating-point type of the network")
@@ -571,7 +620,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder holding mnist/, fashion-mnist/, catvnoncat/ "
                         "(default: $SCRATCHNN_DATA, then the download cache)")
-    p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    p.add_argument("--no-plots", action="store_true", default=None,
+                   help="do not draw the figures")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when the output is a terminal)")
     p.set_defaults(handler=cmd_train)
@@ -692,7 +742,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("scratchnn: interrupted", file=sys.stderr)
-        return 1
+        return 130  # the shell's status for a program stopped by Ctrl-C (128 + SIGINT)
     except BrokenPipeError:
         # The reader went away (scratchnn ... | head): no message, and none at exit either.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

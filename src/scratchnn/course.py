@@ -143,6 +143,9 @@ def _activation(name: str):
 
 
 def _n_layers(parameters: dict) -> int:
+    if not isinstance(parameters, dict):
+        raise TypeError(f"parameters must be a dict of W1, b1, ..., WL, bL, got "
+                        f"{type(parameters).__name__}")
     L = len(parameters) // 2
     expected = {f"{p}{l}" for l in range(1, L + 1) for p in "Wb"}  # noqa: E741
     if L < 1 or set(parameters) != expected:

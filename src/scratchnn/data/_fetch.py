@@ -328,7 +328,7 @@ def _misplaced_hint(spec: DatasetSpec, places: list[Place]) -> str:
         root = place.path.parent
         if any((root / published_name(n)).is_file() or (root / n).is_file() for n in spec.sha256):
             return (
-                f"\nNote: {root} itself holds {spec.title} files, but {setting} must name the "
+                f" Note: {root} itself holds {spec.title} files, but {setting} must name the "
                 f"folder that contains {spec.folder}/: set {setting} to {root.parent} instead."
             )
     return ""
@@ -348,12 +348,13 @@ def _not_found_message(
     elif not mirrors:
         tried.append("  - no download: this data set has no public mirror")
     tried_text = "\n".join(tried)
+    # What to do comes first: the command line squeezes this message into one line.
     return (
         f"{spec.title}: {len(missing)} file(s) not found and not downloaded: "
-        f"{', '.join(published_name(n) for n in missing)}\n"
+        f"{', '.join(published_name(n) for n in missing)}.{_misplaced_hint(spec, places)}\n"
+        f"To fix: copy the files ({all_files}) into a folder DIR/{spec.folder}/ and pass "
+        f"data_dir=DIR (scratchnn --data-dir DIR) or set SCRATCHNN_DATA=DIR; or connect to "
+        f"the internet and try again.\n"
         f"Looked for each as NAME.gz and as plain NAME in:\n{describe_places(places)}\n"
-        f"What was tried:\n{tried_text}\n"
-        f"To fix: connect to the internet and try again, or copy the files ({all_files}) "
-        f"into a folder DIR/{spec.folder}/ and either pass data_dir=DIR or set the "
-        f"environment variable SCRATCHNN_DATA=DIR." + _misplaced_hint(spec, places)
+        f"What was tried:\n{tried_text}"
     )

@@ -121,8 +121,8 @@ def _find(file_name: str, places: list) -> Path:
             return place.path / file_name
     names = ", ".join(f[0] for f in _FILES.values())
     raise FileNotFoundError(
-        f"cat-vs-non-cat: {file_name} not found. Looked in:\n{describe_places(places)}\n"
-        "These files are not downloaded automatically (there is no stable public mirror).\n"
-        f"To fix: copy {names} into a folder DIR/catvnoncat/ and either pass data_dir=DIR "
-        "or set the environment variable SCRATCHNN_DATA=DIR."
+        f"cat-vs-non-cat: {file_name} not found (it is not downloaded: there is no stable "
+        f"public mirror).\nTo fix: copy {names} into a folder DIR/catvnoncat/ and pass "
+        "data_dir=DIR (scratchnn --data-dir DIR) or set SCRATCHNN_DATA=DIR.\n"
+        f"Looked in:\n{describe_places(places)}"
     )
