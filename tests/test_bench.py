@@ -174,3 +174,95 @@ def test_updates_of_large_parameters_match_the_formula(optimizer):
     before = strided.copy()
     sn.SGD(lr=0.5).update({"W1": strided}, {"W1": np.ones((4, 3))})
     np.testing.assert_allclose(strided, before - 0.5)
+
+
+# --- the engine's BLAS thread rule (scratchnn.train.training_blas_threads) ----------------
+
+
+def test_small_mlps_train_on_one_blas_thread_and_large_ones_keep_the_blas_setting(monkeypatch):
+    from scratchnn.train import SMALL_PRODUCT, training_blas_threads
+
+    assert 100 * 784 * 100 <= SMALL_PRODUCT < 100 * 1000 * 1000
+    assert training_blas_threads(sn.MLP([784, 100, 10], seed=0), 100) == 1
+    assert training_blas_threads(sn.MLP([784, 50, 10], activation="sigmoid", seed=0), 100) == 1
+    assert training_blas_threads(sn.MLP([784, 1000, 1000, 10], seed=0), 100) is None
+    # the rule looks at the batch too: the same network in batches of 1000 is large
+    assert training_blas_threads(sn.MLP([784, 100, 10], seed=0), 1000) is None
+    conv = sn.Sequential([
+        sn.Convolution2D(in_channels=1, out_channels=2, kernel_size=3, rng=0),
+        sn.Flatten(), sn.Affine(in_features=2 * 26 * 26, out_features=10, rng=1),
+    ])
+    assert training_blas_threads(conv, 100) is None  # convolutions keep the BLAS's setting
+    monkeypatch.setattr("scratchnn.train.SMALL_PRODUCT", 0)
+    assert training_blas_threads(sn.MLP([784, 100, 10], seed=0), 100) is None
+
+
+def _numpy_blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_trainer_limits_the_blas_threads_only_during_its_steps():
+    x = RNG.random((300, 784), dtype=np.float32)
+    t = RNG.integers(0, 10, 300)
+    net = sn.MLP([784, 100, 10], seed=0)
+    seen = []
+    backprop = net.backprop
+
+    def recording_backprop(xb, tb):
+        seen.append(_numpy_blas_threads())
+        return backprop(xb, tb)
+
+    net.backprop = recording_backprop
+    before = _numpy_blas_threads()
+    if not before:
+        pytest.skip("threadpoolctl finds no BLAS library to limit")
+    sn.Trainer(net, sn.SGD(lr=0.1), epochs=2, batch_size=100, seed=0, progress=False).fit(x, t)
+    assert len(seen) == 6 and all(threads and set(threads) == {1} for threads in seen)
+    assert _numpy_blas_threads() == before  # put back after fit
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_training_on_one_blas_thread_gives_the_same_parameters(monkeypatch, activation):
+    # 784-100-10 in batches of 100: products large enough for a multi-threaded BLAS to split
+    x = RNG.random((1000, 784), dtype=np.float32)
+    t = RNG.integers(0, 10, 1000)
+
+    def train() -> dict[str, np.ndarray]:
+        net = sn.MLP([784, 100, 10], activation=activation, seed=3)
+        sn.Trainer(net, sn.SGD(lr=0.1), epochs=2, batch_size=100, seed=4,
+                   progress=False).fit(x, t)
+        return net.params
+
+    limited = train()
+    monkeypatch.setattr("scratchnn.train.SMALL_PRODUCT", 0)  # the BLAS's own thread count
+    unlimited = train()
+    for name, p in limited.items():
+        assert p.dtype == np.float32
+        np.testing.assert_allclose(p, unlimited[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh"])
+def test_float32_training_stays_float32_end_to_end(activation):
+    x = RNG.random((60, 20), dtype=np.float32)
+    t = RNG.integers(0, 3, 60)
+    net = sn.MLP([20, 16, 8, 3], activation=activation, seed=0)
+    sn.Trainer(net, sn.SGD(lr=0.1), epochs=2, batch_size=20, seed=0, progress=False).fit(x, t)
+    arrays = {**net.params, **{f"d{k}": g for k, g in net.grads.items()}}
+    for layer in [*net.layers, net.loss_layer]:
+        for attr in ("x", "out", "slope", "y"):
+            if isinstance(getattr(layer, attr, None), np.ndarray):
+                arrays[f"{type(layer).__name__}.{attr}"] = getattr(layer, attr)
+    assert len(arrays) > 2 * len(net.params)
+    assert {name: a.dtype for name, a in arrays.items()} == dict.fromkeys(arrays, np.float32)
+
+
+def test_bench_states_the_thread_rule(capsys):
+    assert bench.main(["--quick", "--no-peers", "--only", "relu,large"]) == 0
+    out = capsys.readouterr().out
+    assert "relu: scratchnn's Trainer runs this network's small matrix products on 1 BLAS thread" \
+        in out
+    assert "the peers and the matmul bound keep" in out
+    assert "large: scratchnn's Trainer" not in out  # large products keep every thread
+    assert bench._engine_threads(bench._initial_network(bench.TASKS[0], 0)) == 1

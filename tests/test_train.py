@@ -160,6 +160,10 @@ def test_nan_in_the_data_is_refused_before_training_not_reported_as_divergence()
     with pytest.raises(ValueError, match="x_val contains NaN"):
         Trainer(net).fit(np.zeros((5, 2)), np.zeros(5, np.int64), x, np.zeros(5, np.int64))
     np.testing.assert_array_equal(net.params["W1"], before)
+    # Finite values whose sum overflows float32 are not mistaken for NaN.
+    huge = np.full((4, 2), 3e38, dtype=np.float32)
+    checked, _ = Trainer(net)._data(huge, np.zeros(4, np.int64), "x", "t")
+    assert checked is huge
 
 
 def test_evaluation_runs_in_chunks_and_matches_one_pass():

@@ -18,7 +18,13 @@ the book's pretrained 784-50-100-10 sigmoid network. The memory benchmark runs
 Fair play: every implementation gets the same thread count (threadpoolctl for the BLAS,
 ``torch.set_num_threads``), PyTorch gets scratchnn's initial weights and batch order (so
 that the two should end at almost the same test accuracy), and the implementations run
-interleaved: repeat r runs each of them once, in an order that rotates. Times are medians
+interleaved: repeat r runs each of them once, in an order that rotates.
+
+scratchnn's Trainer runs a network whose matrix products are small (784-100-10 and
+784-50-10 in batches of 100) on one BLAS thread: an engine decision
+(:func:`scratchnn.train.training_blas_threads`) that the report states. PyTorch,
+scikit-learn and the matmul bound keep every thread they are given, so the bound stays the
+fastest that the products alone run on this machine. Times are medians
 over the repeats; a ratio is the median of the per-repeat ratios, so that both of its sides
 were measured at the same moment on a machine that others may be using. The load average
 is printed with the table: numbers taken on a busy machine are worth little.
@@ -254,7 +260,7 @@ def _matmul_train(task: Task, data: Data, seed: int) -> tuple[float, None]:
     """Only the products: h_k = h_(k-1) W_k forward; dW_k = h_(k-1)^T d, d W_k^T backward.
 
     No gather (the batches are contiguous slices), no bias, activation, loss or update,
-    and every product writes into a buffer allocated beforehand.
+    and every product writes into a buffer allocated beforehand; on all the BLAS threads.
     """
     sizes, bs = task.sizes, BATCH_SIZE
     weights = [W for W, _ in _weights(_initial_network(task, seed))]
@@ -273,6 +279,13 @@ def _matmul_train(task: Task, data: Data, seed: int) -> tuple[float, None]:
             if k:
                 np.matmul(d[k + 1], weights[k].T, out=d[k])
     return time.perf_counter() - start, None
+
+
+def _engine_threads(net: MLP) -> int | None:
+    """The BLAS threads scratchnn's Trainer uses for ``net``'s steps (None: the BLAS's own)."""
+    from .train import training_blas_threads
+
+    return training_blas_threads(net, BATCH_SIZE)
 
 
 def _timed_calls(predict: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
@@ -582,6 +595,11 @@ def run(args: argparse.Namespace) -> int:
         for task in tasks:
             if task.kind == "train":
                 runners = dict(_TRAIN_RUNNERS)
+                if _engine_threads(_initial_network(task, 0)) == 1:
+                    notes.append(f"{task.name}: scratchnn's Trainer runs this network's small "
+                                 "matrix products on 1 BLAS thread (its engine's rule, "
+                                 "scratchnn.train.SMALL_PRODUCT); the peers and the matmul "
+                                 f"bound keep {threads} threads")
             else:
                 net, weights = sample_network(args.data_dir)
                 notes.append(f"{task.name}: {weights}, {net.dtype}, mean of {INFER_CALLS} calls "

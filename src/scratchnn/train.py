@@ -19,6 +19,7 @@ putting back the parameters from the end of the last good epoch.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .init import _seed_or_rng
-from .layers import IdentityMSE
+from .layers import Affine, IdentityMSE
 from .network import Sequential
 from .optim import Optimizer, make_optimizer
 from .serialization import (
@@ -504,7 +505,11 @@ class Trainer:
         if len(t) != len(x):
             raise ValueError(f"{xname} has {len(x)} samples but {tname} has {len(t)}")
         # Checked here, once: inside the loop a NaN input would look like divergence.
-        if not np.isfinite(x).all():
+        # A sum is NaN or inf whenever an element is, at half the cost of isfinite(x);
+        # only a sum that overflows (or a real NaN) needs the element-wise check.
+        with np.errstate(over="ignore", invalid="ignore"):
+            suspect = not np.isfinite(x.sum())
+        if suspect and not np.isfinite(x).all():
             bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
             raise ValueError(f"{xname} contains NaN or inf (in {len(bad)} samples, the first "
                              f"at index {bad[0]})")
@@ -530,6 +535,7 @@ class Trainer:
         good = {k: p.copy() for k, p in params.items()}
         accuracy = ""  # the latest accuracy, shown beside the loss on the progress bar
         started = time.perf_counter() - history.wall_time
+        blas_threads = training_blas_threads(model, bs)
 
         for epoch in range(self.epoch + 1, self.epochs + 1):
             tic = time.perf_counter()
@@ -539,26 +545,28 @@ class Trainer:
                 bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
             perm = self.rng.permutation(len(x))
             it = (epoch - 1) * iters
-            for i in range(iters):
-                idx = perm[i * bs : (i + 1) * bs]
-                # mode="clip" lets take() write straight into the buffer (indices are valid).
-                xb = np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip")
-                tb = np.take(t, idx, axis=0, out=tbuf[: len(idx)], mode="clip")
-                try:
-                    loss = backprop(xb, tb)
-                except ValueError:
-                    # The loss layer refuses scores that overflowed: that is divergence too.
-                    if np.isfinite(model.predict(xb)).all():
-                        raise
-                    loss = math.nan
-                losses[it + i] = loss
-                if not math.isfinite(loss):
-                    self._diverged(epoch, i + 1, loss, good)
-                update(params, grads)
-                if bar is not None and (i + 1) % every == 0:
-                    recent = losses[it + i + 1 - every : it + i + 1]
-                    bar.set_postfix_str(f"loss {np.mean(recent):.4f}{accuracy}", refresh=False)
-                    bar.update(every)
+            with blas_thread_limit(blas_threads):
+                for i in range(iters):
+                    idx = perm[i * bs : (i + 1) * bs]
+                    # mode="clip" lets take() write straight into the buffer (valid indices).
+                    xb = np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip")
+                    tb = np.take(t, idx, axis=0, out=tbuf[: len(idx)], mode="clip")
+                    try:
+                        loss = backprop(xb, tb)
+                    except ValueError:
+                        # The loss layer refuses scores that overflowed: divergence too.
+                        if np.isfinite(model.predict(xb)).all():
+                            raise
+                        loss = math.nan
+                    losses[it + i] = loss
+                    if not math.isfinite(loss):
+                        self._diverged(epoch, i + 1, loss, good)
+                    update(params, grads)
+                    if bar is not None and (i + 1) % every == 0:
+                        recent = losses[it + i + 1 - every : it + i + 1]
+                        bar.set_postfix_str(f"loss {np.mean(recent):.4f}{accuracy}",
+                                            refresh=False)
+                        bar.update(every)
             if not _all_finite(params):
                 self._diverged(epoch, iters, math.nan, good)
             for k, p in params.items():
@@ -680,6 +688,45 @@ class Trainer:
             cb.load_state(values)
         self.history = History.from_dict({**state["history"], "loss": arrays["history/loss"]})
         self.epoch = state["epoch"]
+
+
+#: A training step whose largest matrix product has at most this many multiply-adds runs
+#: on one BLAS thread (see :func:`training_blas_threads`); 0 turns the rule off.
+SMALL_PRODUCT = 16_000_000
+
+
+def training_blas_threads(model: Sequential, batch_size: int) -> int | None:
+    """How many BLAS threads the training steps of ``model`` use: 1, or None (the BLAS's own).
+
+    A step of a network of :class:`~scratchnn.layers.Affine` layers multiplies matrices of
+    (batch, d_in) and (d_in, d_out) three times per layer. When the largest product is
+    small (784-100-10 in batches of 100: 7.8 million multiply-adds, a tenth of a
+    millisecond), handing half of it to a second thread and waiting for it costs about what
+    it saves, and where the other cores are busy a BLAS thread that spins waiting for work
+    slows everything down. Products larger than :data:`SMALL_PRODUCT`, and networks with
+    other weighted layers (convolutions), keep the BLAS's thread count.
+    """
+    products = []
+    for layer in model.layers:
+        if isinstance(layer, Affine):
+            products.append(batch_size * layer.W.size)
+        elif "W" in layer.params:  # a convolution: its products depend on image sizes
+            return None
+    if products and max(products) <= SMALL_PRODUCT:
+        return 1
+    return None
+
+
+@contextlib.contextmanager
+def blas_thread_limit(threads: int | None):
+    """At most ``threads`` threads for NumPy's BLAS inside the block (None: no change)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
 
 
 def _all_finite(params: dict[str, np.ndarray]) -> bool:
