@@ -265,6 +265,7 @@ def test_plot_commands(trained, shared_data, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     runs = [
         (["activations"], "activations.png"),
+        (["activation-histograms", "--activation", "relu", "-o", "h.png"], "h.png"),
         (["gradient-descent", "--function", "elongated"], "gradient-descent.png"),
         (["curves", str(out / "history.json"), "-o", "curves.svg"], "curves.svg"),
         (["weights", str(out / "model.npz"), "-o", "w.png"], "w.png"),

@@ -425,6 +425,10 @@ def cmd_plot(args) -> int:
     out = Path(args.output or f"{args.figure}.png")
     if args.figure == "activations":
         plots.plot_activations(path=out)
+    elif args.figure == "activation-histograms":
+        from .experiments import plot_activation_histograms
+
+        plot_activation_histograms(activation=args.activation, path=out)
     elif args.figure == "gradient-descent":
         f, start, lr, steps = _DESCENT_FUNCTIONS[args.function]
         lr = args.lr if args.lr is not None else lr
@@ -651,12 +655,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     # plot
     p = sub.add_parser(
         "plot", parents=[debug], formatter_class=fmt, help="draw a figure",
-        description="activations: step, sigmoid, tanh, ReLU, leaky ReLU; gradient-descent: "
+        description="activations: step, sigmoid, tanh, ReLU, leaky ReLU; "
+                    "activation-histograms: each layer's activations of a 5-layer network "
+                    "for weights of std 1, 0.01, Xavier and He (the book's chapter 6); "
+                    "gradient-descent: "
                     "the path on a 2-D function; curves HISTORY.json: learning curves; "
                     "weights MODEL: first-layer weights; confusion MODEL, misclassified "
                     "MODEL: on the test set.")
-    p.add_argument("figure", choices=("activations", "gradient-descent", "curves", "weights",
-                                      "confusion", "misclassified"))
+    p.add_argument("figure", choices=("activations", "activation-histograms", "gradient-descent",
+                                      "curves", "weights", "confusion", "misclassified"))
     p.add_argument("source", nargs="?", metavar="FILE",
                    help="history.json (curves) or model.npz (weights, confusion, misclassified)")
     p.add_argument("-o", "--output", metavar="FILE",
@@ -664,6 +671,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--function", choices=sorted(_DESCENT_FUNCTIONS), default="sphere",
                    help="gradient-descent: x0^2 + x1^2 (sphere) or x0^2/20 + x1^2")
     p.add_argument("--lr", type=_positive_float, help="gradient-descent: learning rate")
+    p.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid",
+                   help="activation-histograms: the hidden activation")
     p.add_argument("--steps", type=_positive_int, help="gradient-descent: number of steps")
     _add_data_options(p)
     p.set_defaults(handler=cmd_plot)
