@@ -79,7 +79,7 @@ def test_unknown_benchmark_is_a_usage_error(capsys):
 
 def test_activations_after_affine_work_in_place_with_unchanged_results():
     net = sn.MLP([6, 5, 4, 3], activation="relu", dtype=np.float64, seed=0)
-    assert net._inplace == [False, True, False, True, False]
+    assert net._inplace_flags() == [False, True, False, True, False]
     x, t = RNG.standard_normal((7, 6)), RNG.integers(0, 3, 7)
     x_before = x.copy()
     loss = net.backprop(x, t)
@@ -102,7 +102,7 @@ def test_in_place_and_copying_activations_give_the_same_gradients(activation):
     x, t = RNG.standard_normal((5, 4)), RNG.integers(0, 3, 5)
     fast = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
     plain = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
-    plain._inplace = [False] * len(plain.layers)
+    plain.inplace = False
     assert fast.backprop(x, t) == plain.backprop(x, t)
     for name in fast.params:
         np.testing.assert_array_equal(fast.grads[name], plain.grads[name])
@@ -111,11 +111,30 @@ def test_in_place_and_copying_activations_give_the_same_gradients(activation):
 
 def test_an_activation_that_reads_the_callers_array_is_not_in_place():
     net = sn.Sequential([sn.Sigmoid(), sn.Affine(in_features=3, out_features=2, rng=0)])
-    assert net._inplace == [False, False]
+    assert net._inplace_flags() == [False, False]
     x = RNG.standard_normal((4, 3)).astype(np.float32)
     x_before = x.copy()
     net.predict(x)
     np.testing.assert_array_equal(x, x_before)
+
+
+def test_layers_swapped_into_a_network_later_still_work():
+    class MyReLU(sn.Layer):  # a learner's own layer, without the inplace keyword
+        def forward(self, x, train=False):
+            self.mask = x > 0
+            return x * self.mask
+
+        def backward(self, dout):
+            return dout * self.mask
+
+    x, t = RNG.standard_normal((5, 4)), RNG.integers(0, 3, 5)
+    net = sn.MLP([4, 6, 3], dtype=np.float64, seed=0)
+    expected = net.predict(x)
+    net.layers[1] = MyReLU()
+    np.testing.assert_array_equal(net.predict(x), expected)
+    net.backprop(x, t)
+    net.layers.append(sn.ReLU())  # now the scores go through a ReLU too
+    np.testing.assert_array_equal(net.predict(x), np.maximum(expected, 0))
 
 
 @pytest.mark.parametrize("layer", [sn.ReLU(), sn.LeakyReLU(0.1), sn.Sigmoid(), sn.Tanh()])
@@ -215,12 +234,24 @@ def test_trainer_limits_the_blas_threads_only_during_its_steps():
         return backprop(xb, tb)
 
     net.backprop = recording_backprop
-    before = _numpy_blas_threads()
-    if not before:
+    if not _numpy_blas_threads():
         pytest.skip("threadpoolctl finds no BLAS library to limit")
-    sn.Trainer(net, sn.SGD(lr=0.1), epochs=2, batch_size=100, seed=0, progress=False).fit(x, t)
-    assert len(seen) == 6 and all(threads and set(threads) == {1} for threads in seen)
-    assert _numpy_blas_threads() == before  # put back after fit
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):  # so that a limit to 1 shows
+        sn.Trainer(net, sn.SGD(lr=0.1), epochs=2, batch_size=100, seed=0,
+                   progress=False).fit(x, t)
+        assert len(seen) == 6 and all(threads and set(threads) == {1} for threads in seen)
+        assert set(_numpy_blas_threads()) == {2}  # put back after fit
+
+        # ... also when a step raises.
+        def failing_backprop(xb, tb):
+            raise KeyboardInterrupt
+
+        net.backprop = failing_backprop
+        with pytest.raises(KeyboardInterrupt):
+            sn.Trainer(net, sn.SGD(lr=0.1), epochs=1, seed=0, progress=False).fit(x, t)
+        assert set(_numpy_blas_threads()) == {2}
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])

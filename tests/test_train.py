@@ -164,6 +164,9 @@ def test_nan_in_the_data_is_refused_before_training_not_reported_as_divergence()
     huge = np.full((4, 2), 3e38, dtype=np.float32)
     checked, _ = Trainer(net)._data(huge, np.zeros(4, np.int64), "x", "t")
     assert checked is huge
+    # float64 values beyond float32's range are named as such, not as NaN.
+    with pytest.raises(ValueError, match="x contains values too large for float32"):
+        Trainer(net).fit(np.full((3, 2), 1e39), np.zeros(3, np.int64))
 
 
 def test_evaluation_runs_in_chunks_and_matches_one_pass():

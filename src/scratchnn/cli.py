@@ -5,8 +5,8 @@
     scratchnn predict runs/NAME/model.npz my_digit.png
     scratchnn plot activations -o activations.png
 
-Exit status: 0 on success, 1 on failure, 2 on a usage error. Errors are reported in one
-line; ``--debug`` shows the traceback instead.
+Exit status: 0 on success, 1 on failure, 2 on a usage error, 130 when interrupted (Ctrl-C).
+Errors are reported in one line; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -202,20 +202,24 @@ def cmd_train(args) -> int:
         if epochs is not None:
             args.epochs = epochs
         if done >= args.epochs:
-            raise UsageError(f"the run in {checkpoint} has already trained {done} of its "
-                             f"{args.epochs} epochs: pass --epochs N with N > {done} to "
-                             "train it further")
+            why = (f"--epochs {args.epochs} is not more than that" if epochs is not None
+                   else f"that is all the {args.epochs} epochs it was started with")
+            raise UsageError(f"the run in {checkpoint} has trained {done} epochs; {why}: "
+                             f"pass --epochs N with N > {done} to train it further")
         args.out = args.out or str(checkpoint.parent)
     else:
         defaults = {**_TRAIN_DEFAULTS, **_DATASET_DEFAULTS.get(args.dataset, {})}
         for key, value in defaults.items():
             if getattr(args, key) is None:
                 setattr(args, key, value)
-    if args.patience and not args.val_split:
+    if args.patience and args.val_split is None:
         # Early stopping decides on the data it watches: never let that be the test set.
         args.val_split = 0.1
         print("--patience: holding out 10% of the training set for validation "
               "(set --val-split to change it)")
+    elif args.patience and not args.val_split:
+        raise UsageError("--patience needs a validation set: give --val-split a fraction > 0")
+    args.val_split = args.val_split or 0.0
     options = {key: getattr(args, key) for key in _RUN_OPTIONS}
     out = Path(args.out or Path("runs") / f"{args.dataset}-{args.model}-"
                f"{time.strftime('%Y%m%d-%H%M%S')}")
@@ -260,7 +264,11 @@ def cmd_train(args) -> int:
     if history.stopped_reason:
         print(history.stopped_reason)
 
+    # Measured again: early stopping may have put back an earlier epoch's weights.
     _, test_acc = evaluate(model, ds.x_test, ds.t_test)
+    k = args.eval_subset or None
+    _, train_acc = evaluate(model, x_train[:k], t_train[:k])
+    val_acc = evaluate(model, x_val, t_val)[1] if args.val_split else None
     metadata = {
         "dataset": args.dataset,
         "classes": list(ds.classes),
@@ -268,8 +276,8 @@ def cmd_train(args) -> int:
         "options": options,
         "epochs_trained": history.epochs,
         "test_accuracy": test_acc,
-        "val_accuracy": history.last("val_acc") if args.val_split else None,
-        "train_accuracy": history.last("train_acc"),
+        "val_accuracy": val_acc,
+        "train_accuracy": train_acc,
         "wall_time": history.wall_time,
     }
     save_model(model, out / "model.npz", metadata)
@@ -445,6 +453,8 @@ def cmd_plot(args) -> int:
     elif args.figure == "curves":
         from .train import History
 
+        if Path(args.source).is_dir():  # a run folder
+            args.source = str(Path(args.source) / "history.json")
         try:
             history = History.load_json(args.source)
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
@@ -545,7 +555,7 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show an option's default, unless its help already says it or there is none."""
 
     def _get_help_string(self, action):
-        if action.default is None or "(default" in (action.help or ""):
+        if action.default is None or action.nargs == 0 or "(default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
@@ -606,7 +616,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--patience", type=_non_negative_int, default=0,
                    help="stop when validation accuracy has not improved for this many "
                         "epochs and keep the best epoch's weights (0: never)")
-    p.add_argument("--val-split", type=_fraction, default=0.0, metavar="FRACTION",
+    p.add_argument("--val-split", type=_fraction, default=None, metavar="FRACTION",
                    help="hold out this fraction of the training set for validation; "
                         "the test set is then used once, at the end (with --patience: 0.1 "
                         "unless given)")
@@ -624,8 +634,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder holding mnist/, fashion-mnist/, catvnoncat/ "
                         "(default: $SCRATCHNN_DATA, then the download cache)")
-    p.add_argument("--no-plots", action="store_true", default=None,
-                   help="do not draw the figures")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when the output is a terminal)")
     p.set_defaults(handler=cmd_train)
@@ -726,7 +735,8 @@ def _one_line(err: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage error)."""
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage error,
+    130 interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     try:

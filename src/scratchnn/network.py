@@ -76,16 +76,9 @@ class Sequential:
         # Nothing uses the gradient with respect to the data: skip it in the first layer.
         if hasattr(layers[0], "need_dx"):
             layers[0].need_dx = False
-        # An activation between two Affine layers (or after the last one) may overwrite
-        # its input and the gradient coming back instead of copying them: both are new
-        # arrays (a matrix product, the loss layer's gradient) that nothing else keeps.
-        # Only scratchnn's own activations are asked to: a subclass may not take the keyword.
-        before, after = [None, *layers[:-1]], [*layers[1:], None]
-        self._inplace = [
-            type(layer) in _INPLACE_ACTIVATIONS and isinstance(b, Affine)
-            and (a is None or isinstance(a, Affine))
-            for b, layer, a in zip(before, layers, after, strict=True)
-        ]
+        #: Let activations between Affine layers work in place (see :meth:`_inplace_flags`).
+        self.inplace = True
+        self._inplace: list[bool] = []
         self._names: list[tuple[str, Layer, str]] = []
         k = 0
         for layer in layers:
@@ -150,9 +143,29 @@ class Sequential:
             raise ValueError(f"empty batch: x has shape {x.shape}")
         return x.astype(self.dtype, copy=False)
 
+    def _inplace_flags(self) -> list[bool]:
+        """Which layers may overwrite their input and the gradient coming back.
+
+        An activation between two Affine layers (or after the last one) may: both arrays
+        are new (a matrix product, the loss layer's gradient) and nothing else keeps them.
+        Only scratchnn's own activations are asked to (a subclass may not take the keyword).
+        Worked out on every pass, so that layers swapped in later are handled too.
+        """
+        layers = self.layers
+        if not self.inplace:
+            return [False] * len(layers)
+        before, after = [None, *layers[:-1]], [*layers[1:], None]
+        return [
+            type(layer) in _INPLACE_ACTIVATIONS and isinstance(b, Affine)
+            and (a is None or isinstance(a, Affine))
+            for b, layer, a in zip(before, layers, after, strict=True)
+        ]
+
     def forward(self, x, train: bool = False) -> np.ndarray:
         """Scores before the output activation (the book's ``predict``)."""
         out = self._input(x)
+        # Kept for the backward pass, which must treat each layer as this pass did.
+        self._inplace = self._inplace_flags()
         for layer, inplace in zip(self.layers, self._inplace, strict=True):
             if inplace:
                 out = layer.forward(out, train=train, inplace=True)

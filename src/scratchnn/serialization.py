@@ -102,7 +102,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     # Not mkstemp: its files are private (0600). Created like this, the file gets the
     # usual mode that the umask leaves, as open(path, "w") would give it.
     tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, mode) as f:
             yield f

@@ -498,7 +498,9 @@ class Trainer:
         return self.history
 
     def _data(self, x, t, xname: str, tname: str) -> tuple[np.ndarray, np.ndarray]:
-        x = np.ascontiguousarray(x, dtype=self.model.dtype)
+        given = x
+        with np.errstate(over="ignore"):  # values too large for the dtype: reported below
+            x = np.ascontiguousarray(x, dtype=self.model.dtype)
         t = np.ascontiguousarray(t)
         if x.ndim < 2 or len(x) == 0:
             raise ValueError(f"{xname} must be a non-empty batch (N, ...), got shape {x.shape}")
@@ -511,7 +513,10 @@ class Trainer:
             suspect = not np.isfinite(x.sum())
         if suspect and not np.isfinite(x).all():
             bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
-            raise ValueError(f"{xname} contains NaN or inf (in {len(bad)} samples, the first "
+            first = np.asarray(given[bad[0]])
+            what = ("NaN or inf" if first.dtype.kind != "f" or not np.isfinite(first).all()
+                    else f"values too large for {x.dtype}")
+            raise ValueError(f"{xname} contains {what} (in {len(bad)} samples, the first "
                              f"at index {bad[0]})")
         return x, t
 
@@ -719,7 +724,12 @@ def training_blas_threads(model: Sequential, batch_size: int) -> int | None:
 
 @contextlib.contextmanager
 def blas_thread_limit(threads: int | None):
-    """At most ``threads`` threads for NumPy's BLAS inside the block (None: no change)."""
+    """At most ``threads`` threads for NumPy's BLAS inside the block (None: no change).
+
+    The setting belongs to the whole process and is put back when the block ends, also on
+    an exception: trainers that run at the same time in several Python threads would undo
+    each other's setting, so train one model at a time per process.
+    """
     if threads is None:
         yield
         return
