@@ -49,6 +49,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .cli import _positive_int
 from .network import MLP
 from .optim import SGD
 
@@ -343,7 +344,7 @@ def available_peers() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _thread_limit(threads: int, notes: list[str]) -> Iterator[None]:
+def _thread_limit(threads: int) -> Iterator[None]:
     """At most ``threads`` threads for every BLAS / OpenMP pool, PyTorch's included."""
     try:
         import torch
@@ -351,12 +352,8 @@ def _thread_limit(threads: int, notes: list[str]) -> Iterator[None]:
         torch.set_num_threads(threads)
     except ImportError:
         pass
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        notes.append("threadpoolctl is not installed: the BLAS thread count is not controlled")
-        yield
-        return
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=threads):
         yield
 
@@ -381,10 +378,8 @@ def _usable_cpus() -> int:
 
 def _blas_description() -> str:
     """Which BLAS NumPy runs, its kernel set and its thread count (from threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "unknown (threadpoolctl not installed)"
+    from threadpoolctl import threadpool_info
+
     pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
     numpy_pools = [p for p in pools if "numpy" in p.get("filepath", "")] or pools
     if not numpy_pools:
@@ -548,13 +543,6 @@ def _task_names(text: str) -> list[str]:
     return names
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``scratchnn bench``."""
     names = ", ".join([t.name for t in TASKS] + [MEMORY])
@@ -590,7 +578,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args.data_dir, args.quick) if tasks else None
     all_results: list[list[Result]] = []
     blas = "not used"
-    with _thread_limit(threads, notes):
+    with _thread_limit(threads):
         blas = _blas_description()
         for task in tasks:
             if task.kind == "train":

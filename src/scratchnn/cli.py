@@ -117,18 +117,23 @@ def _input_shape(model: Sequential) -> tuple[int, ...]:
     return (W.shape[0],) if W.ndim == 2 else (W.shape[1], 28, 28)
 
 
-def _class_probabilities(model: Sequential, x: np.ndarray) -> np.ndarray:
-    """(N, classes) probabilities; a single sigmoid output p becomes the two columns 1-p, p."""
-    probs = model.predict_proba(x, batch_size=1000)
-    return np.hstack([1 - probs, probs]) if probs.shape[1] == 1 else probs
+def _predictions(model: Sequential, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted classes and (N, classes) probabilities, from one inference pass.
+
+    The classes are :meth:`Sequential.predict_classes`'s; a single sigmoid output p
+    becomes the two columns 1-p, p.
+    """
+    scores = model.predict(x, batch_size=1000)
+    probs = model.loss_layer.output(scores)
+    if probs.shape[1] == 1:
+        return (scores[:, 0] > 0).astype(np.int64), np.hstack([1 - probs, probs])
+    return np.argmax(scores, axis=1), probs
 
 
-def _load_model(path: str) -> Sequential:
-    """A model file, or the model.npz of a run folder."""
+def _in_run(path: str | Path, name: str) -> Path:
+    """``path``, or the file ``name`` inside it when it is a run folder."""
     path = Path(path)
-    if path.is_dir():
-        path = path / "model.npz"
-    return load_model(path)
+    return path / name if path.is_dir() else path
 
 
 def _model_dataset(model: Sequential, args) -> Dataset:
@@ -191,9 +196,7 @@ _RUN_OPTIONS = ("dataset", "model", "hidden", "activation", "init", "optimizer",
 def cmd_train(args) -> int:
     checkpoint = None
     if args.resume:
-        checkpoint = Path(args.resume)
-        if checkpoint.is_dir():
-            checkpoint = checkpoint / "checkpoint.npz"
+        checkpoint = _in_run(args.resume, "checkpoint.npz")
         meta = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,))[1]
         saved, done = meta["metadata"]["options"], meta["training"]["epoch"]
         epochs = args.epochs
@@ -265,7 +268,8 @@ def cmd_train(args) -> int:
         print(history.stopped_reason)
 
     # Measured again: early stopping may have put back an earlier epoch's weights.
-    _, test_acc = evaluate(model, ds.x_test, ds.t_test)
+    pred, probs = _predictions(model, ds.x_test)
+    test_acc = float(np.mean(pred == ds.t_test))
     k = args.eval_subset or None
     _, train_acc = evaluate(model, x_train[:k], t_train[:k])
     val_acc = evaluate(model, x_val, t_val)[1] if args.val_split else None
@@ -284,7 +288,7 @@ def cmd_train(args) -> int:
     history.save_json(out / "history.json")
     history.save_csv(out / "history.csv")
     if not args.no_plots:
-        _training_plots(model, ds, history, out, val_label)
+        _training_plots(model, ds, history, out, val_label, pred, probs)
     elapsed = time.perf_counter() - started
     result = f"test accuracy {100 * test_acc:.2f}%" if test_acc is not None else "done"
     saved = "model.npz and history" if args.no_plots else "model.npz, history and plots"
@@ -334,12 +338,11 @@ def _build_optimizer(args):
     return make_optimizer(args.optimizer, **kwargs)
 
 
-def _training_plots(model: Sequential, ds: Dataset, history, out: Path,
-                    val_label: str = "test") -> None:
+def _training_plots(model: Sequential, ds: Dataset, history, out: Path, val_label: str,
+                    pred: np.ndarray, probs: np.ndarray) -> None:
+    """The figures of a run; ``pred`` and ``probs`` are the model's on the test set."""
     label = "validation" if val_label == "val" else val_label
     plots.plot_learning_curves(history, val_label=label, path=out / "learning_curves.png")
-    probs = _class_probabilities(model, ds.x_test)
-    pred = np.argmax(probs, axis=1)
     cm = confusion_matrix(ds.t_test, pred, len(ds.classes))
     plots.plot_confusion_matrix(cm, ds.classes, path=out / "confusion_matrix.png")
     if _is_images(ds):
@@ -364,10 +367,10 @@ def _display_shape(ds: Dataset) -> tuple[int, ...] | None:
 
 
 def cmd_evaluate(args) -> int:
-    model = _load_model(args.model_file)
+    model_file = _in_run(args.model_file, "model.npz")
+    model = load_model(model_file)
     ds = _model_dataset(model, args)
-    probs = _class_probabilities(model, ds.x_test)
-    pred = np.argmax(probs, axis=1)
+    pred, probs = _predictions(model, ds.x_test)
     k = max(len(ds.classes), probs.shape[1])
     cm = confusion_matrix(ds.t_test, pred, k)
     report = classification_report(cm)
@@ -384,8 +387,7 @@ def cmd_evaluate(args) -> int:
     print(" " * width + "".join(f"{n[:cell - 1]:>{cell}}" for n in names))
     for i, name in enumerate(names):
         print(f"{name:<{width}}" + "".join(f"{v:>{cell}d}" for v in cm[i]))
-    model_path = Path(args.model_file)
-    out = Path(args.out) if args.out else model_path if model_path.is_dir() else model_path.parent
+    out = Path(args.out) if args.out else model_file.parent
     plots.plot_confusion_matrix(cm, names, path=out / "confusion_matrix.png")
     saved = "confusion_matrix.png"
     if _is_images(ds):
@@ -397,13 +399,13 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    model = _load_model(args.model_file)
+    model = load_model(_in_run(args.model_file, "model.npz"))
     shape = _input_shape(model)
     if int(np.prod(shape)) != 28 * 28:
         raise UsageError(f"predict reads 28x28 digits; this model takes inputs of shape {shape}")
     classes = getattr(model, "meta", {}).get("metadata", {}).get("classes")
     digits = np.stack([load_digit(path) for path in args.images]).astype(model.dtype)
-    probs = _class_probabilities(model, digits.reshape(len(digits), *shape))
+    _, probs = _predictions(model, digits.reshape(len(digits), *shape))
     for path, p in zip(args.images, probs, strict=True):
         top = np.argsort(p)[::-1][: args.top]
         ranked = "  ".join(f"{classes[k] if classes else k} ({100 * p[k]:.1f}%)" for k in top)
@@ -453,8 +455,7 @@ def cmd_plot(args) -> int:
     elif args.figure == "curves":
         from .train import History
 
-        if Path(args.source).is_dir():  # a run folder
-            args.source = str(Path(args.source) / "history.json")
+        args.source = str(_in_run(args.source, "history.json"))
         try:
             history = History.load_json(args.source)
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
@@ -462,13 +463,12 @@ def cmd_plot(args) -> int:
                              f"({type(err).__name__}: {err})") from err
         plots.plot_learning_curves(history, val_label="test", path=out)
     else:
-        model = _load_model(args.source)
+        model = load_model(_in_run(args.source, "model.npz"))
         if args.figure == "weights":
             plots.plot_first_layer_weights(model, path=out)
         else:
             ds = _model_dataset(model, args)
-            probs = _class_probabilities(model, ds.x_test)
-            pred = np.argmax(probs, axis=1)
+            pred, probs = _predictions(model, ds.x_test)
             if args.figure == "confusion":
                 cm = confusion_matrix(ds.t_test, pred, len(ds.classes))
                 plots.plot_confusion_matrix(cm, ds.classes, path=out)

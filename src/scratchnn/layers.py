@@ -241,6 +241,8 @@ class Sigmoid(_Activation):
         x = as_float_array(x)
         # The same function written as (1 + tanh(x / 2)) / 2: it cannot overflow and takes
         # four passes over one array, where exp(-|x|) and np.where need several temporaries.
+        # Its error is absolute (about eps), which training does not notice; functions.sigmoid
+        # keeps the relative precision of tiny outputs, which the published values need.
         y = np.multiply(x, 0.5, out=_into(x, inplace))
         np.tanh(y, out=y)
         y += 1

@@ -156,10 +156,8 @@ def read_archive(
     try:
         # Our own file object: closed even when numpy gives up half-way through a bad file.
         with open(path, "rb") as f:
-            archive = np.load(f, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an .npz archive")
-            with archive:
+            # The signature check above leaves np.load only zip archives: NpzFile objects.
+            with np.load(f, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
         raise ValueError(f"{path}: truncated or corrupt model file ({err})") from err
