@@ -150,13 +150,20 @@ def test_bad_arguments():
         fit(net, np.zeros((3, 2)), np.zeros(3, np.int64), optimizer=SGD(), lr=0.1)
 
 
-def test_nan_in_the_data_is_refused_before_training_not_reported_as_divergence():
+def test_nan_in_the_data_is_refused_not_reported_as_divergence():
     x = np.zeros((5, 2))
     x[3, 1] = np.nan
     net = MLP([2, 2], seed=0)
     before = net.params["W1"].copy()
     with pytest.raises(ValueError, match="x contains NaN or inf .*first at index 3"):
         Trainer(net).fit(x, np.zeros(5, np.int64))
+    # Met in a later batch, after some updates: still named, and the model is put back.
+    later = np.random.default_rng(0).standard_normal((300, 2))
+    later[250, 0] = np.inf
+    with pytest.raises(ValueError, match=r"x contains NaN or inf \(in 1 samples, the first at "
+                                         r"index 250\)"):
+        Trainer(net, "sgd", batch_size=10, seed=0).fit(later, (later[:, 0] > 0).astype(int))
+    np.testing.assert_array_equal(net.params["W1"], before)
     with pytest.raises(ValueError, match="x_val contains NaN"):
         Trainer(net).fit(np.zeros((5, 2)), np.zeros(5, np.int64), x, np.zeros(5, np.int64))
     np.testing.assert_array_equal(net.params["W1"], before)

@@ -377,12 +377,13 @@ class SoftmaxCrossEntropy(LossLayer):
     def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
         _need_forward(self, self.y)
         n = self.y.shape[0]
+        scale = float(dout) / n
         if self.t.ndim == 1:
-            dx = self.y.copy()
-            dx[np.arange(n), self.t] -= 1
+            dx = np.multiply(self.y, scale)
+            dx[np.arange(n), self.t] -= scale
         else:
             dx = self.y - self.t
-        dx *= float(dout) / n
+            dx *= scale
         return dx
 
 

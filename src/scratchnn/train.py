@@ -14,7 +14,8 @@ A checkpoint (every ``checkpoint_every`` epochs) holds the parameters, the optim
 state, the Generator's state, the history and the callbacks' state, so that
 ``fit(..., resume=checkpoint)`` ends with exactly the parameters of a run that was never
 interrupted. A NaN or infinite loss stops training with :class:`TrainingDiverged`, after
-putting back the parameters from the end of the last good epoch.
+putting back the parameters from the end of the last good epoch; if the training data
+holds NaN or inf, that is what it reports instead, as a ValueError naming the samples.
 """
 
 from __future__ import annotations
@@ -458,7 +459,9 @@ class Trainer:
         ``resume`` names a checkpoint (or the folder holding ``checkpoint.npz``) of a run
         with the same model, optimizer, data and batch size: training continues from it.
         """
-        x, t = self._data(x, t, "x", "t")
+        # NaN or inf in the training data would make the loss NaN: the data is searched
+        # then (see _diverged), not on every fit, where the search costs a tenth of an epoch.
+        x, t = self._data(x, t, "x", "t", check_finite=False)
         if (x_val is None) != (t_val is None):
             raise ValueError("give both x_val and t_val, or neither")
         if x_val is not None:
@@ -497,27 +500,23 @@ class Trainer:
             cb.on_train_end(self)
         return self.history
 
-    def _data(self, x, t, xname: str, tname: str) -> tuple[np.ndarray, np.ndarray]:
+    def _data(self, x, t, xname: str, tname: str,
+              check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
         given = x
-        with np.errstate(over="ignore"):  # values too large for the dtype: reported below
-            x = np.ascontiguousarray(x, dtype=self.model.dtype)
+        try:
+            with np.errstate(over="raise"):
+                x = np.ascontiguousarray(x, dtype=self.model.dtype)
+        except FloatingPointError:
+            with np.errstate(over="ignore"):
+                x = np.ascontiguousarray(x, dtype=self.model.dtype)
+            _refuse_nonfinite(x, xname, given)
         t = np.ascontiguousarray(t)
         if x.ndim < 2 or len(x) == 0:
             raise ValueError(f"{xname} must be a non-empty batch (N, ...), got shape {x.shape}")
         if len(t) != len(x):
             raise ValueError(f"{xname} has {len(x)} samples but {tname} has {len(t)}")
-        # Checked here, once: inside the loop a NaN input would look like divergence.
-        # A sum is NaN or inf whenever an element is, at half the cost of isfinite(x);
-        # only a sum that overflows (or a real NaN) needs the element-wise check.
-        with np.errstate(over="ignore", invalid="ignore"):
-            suspect = not np.isfinite(x.sum())
-        if suspect and not np.isfinite(x).all():
-            bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
-            first = np.asarray(given[bad[0]])
-            what = ("NaN or inf" if first.dtype.kind != "f" or not np.isfinite(first).all()
-                    else f"values too large for {x.dtype}")
-            raise ValueError(f"{xname} contains {what} (in {len(bad)} samples, the first "
-                             f"at index {bad[0]})")
+        if check_finite:
+            _refuse_nonfinite(x, xname, given)
         return x, t
 
     def _progress_bar(self, iters: int):
@@ -565,7 +564,7 @@ class Trainer:
                         loss = math.nan
                     losses[it + i] = loss
                     if not math.isfinite(loss):
-                        self._diverged(epoch, i + 1, loss, good)
+                        self._diverged(epoch, i + 1, loss, good, x)
                     update(params, grads)
                     if bar is not None and (i + 1) % every == 0:
                         recent = losses[it + i + 1 - every : it + i + 1]
@@ -573,7 +572,7 @@ class Trainer:
                                             refresh=False)
                         bar.update(every)
             if not _all_finite(params):
-                self._diverged(epoch, iters, math.nan, good)
+                self._diverged(epoch, iters, math.nan, good, x)
             for k, p in params.items():
                 good[k][...] = p
             if bar is not None:
@@ -607,8 +606,10 @@ class Trainer:
                 record["val_loss"], record["val_acc"] = evaluate(self.model, x_val[:k], t_val[:k])
         return record
 
-    def _diverged(self, epoch: int, iteration: int, loss: float, good: dict) -> None:
+    def _diverged(self, epoch: int, iteration: int, loss: float, good: dict,
+                  x: np.ndarray) -> None:
         self.model.set_params(good)
+        _refuse_nonfinite(x, "x")  # NaN in the data, not the learning rate, may be to blame
         kept = f"the end of epoch {epoch - 1}" if epoch > 1 else "initialisation"
         self.history.stopped_reason = (
             f"training diverged at epoch {epoch}, iteration {iteration} (loss {loss}); "
@@ -737,6 +738,23 @@ def blas_thread_limit(threads: int | None):
 
     with threadpool_limits(limits=threads, user_api="blas"):
         yield
+
+
+def _refuse_nonfinite(x: np.ndarray, name: str, given=None) -> None:
+    """A ValueError naming the samples of ``x`` that hold NaN or inf (``given``: before the
+    cast to the model's dtype, to tell values too large for it from NaN in the data)."""
+    # A sum is NaN or inf whenever an element is, at half the cost of isfinite(x);
+    # only a sum that overflows (or a real NaN) needs the element-wise check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        suspect = not np.isfinite(x.sum())
+    if not suspect or np.isfinite(x).all():
+        return
+    bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+    first = np.asarray(x[bad[0]] if given is None else given[bad[0]])
+    what = ("NaN or inf" if first.dtype.kind != "f" or not np.isfinite(first).all()
+            else f"values too large for {x.dtype}")
+    raise ValueError(f"{name} contains {what} (in {len(bad)} samples, the first at index "
+                     f"{bad[0]})")
 
 
 def _all_finite(params: dict[str, np.ndarray]) -> bool:
