@@ -61,6 +61,9 @@ REPEAT = 5
 QUICK_TRAIN, QUICK_TEST = 1_000, 500  # samples in a --quick run: 10 training batches
 INFER_CALLS = 10  # one inference timing = the mean of this many calls (each takes ms)
 MEMORY_LIMIT_MB = 600
+#: seconds of rest before each timed run: the thread pools of the run before (BLAS's,
+#: OpenMP's) keep spinning a while after their last task, taking the other core
+SETTLE_SECONDS = 0.3
 
 SCRATCHNN, PYTORCH, SKLEARN, MATMUL = "scratchnn", "PyTorch", "scikit-learn", "matmul bound"
 
@@ -402,8 +405,9 @@ def _blas_environment() -> str:
 
 
 def measure(task: Task, runners: dict[str, Callable], data: Data, repeat: int,
-            warm_up: bool) -> list[Result]:
-    """Run every implementation ``repeat`` times, interleaved, in a rotating order."""
+            warm_up: bool, settle: float = 0.0) -> list[Result]:
+    """Run every implementation ``repeat`` times, interleaved, in a rotating order,
+    each after ``settle`` seconds of rest."""
     impls = list(runners)
     results = {impl: Result(task, impl, impl) for impl in impls}
     if warm_up:  # first calls load libraries and start thread pools: not timed
@@ -415,6 +419,7 @@ def measure(task: Task, runners: dict[str, Callable], data: Data, repeat: int,
         shift = r % len(impls)
         for impl in impls[shift:] + impls[:shift]:
             gc.collect()
+            time.sleep(settle)
             seconds, accuracy = runners[impl](task, data, r)
             results[impl].seconds.append(seconds)
             if accuracy is not None:
@@ -595,7 +600,8 @@ def run(args: argparse.Namespace) -> int:
                 runners = _make_infer_runners(net)
             runners = {impl: fn for impl, fn in runners.items()
                        if impl in (SCRATCHNN, MATMUL) or (impl in task.peers and impl in peers)}
-            results = measure(task, runners, data, repeat, warm_up=not args.quick)
+            results = measure(task, runners, data, repeat, warm_up=not args.quick,
+                              settle=0.0 if args.quick else SETTLE_SECONDS)
             for res in results:
                 if res.impl == SKLEARN:
                     res.label = "scikit-learn (float64)"
