@@ -33,18 +33,19 @@ def _check(name: str, value: float, low: float = 0.0, high: float | None = None,
     return value
 
 
-#: elements per slice in :func:`_add_scaled`: 256 kB of float32, which stays in the L2 cache
-_SLICE = 65_536
+#: elements per slice in :func:`_add_scaled`: 512 kB of float32, which stays in the L2 cache
+_SLICE = 131_072
 
 
 def _add_scaled(p: np.ndarray, scale: float, g: np.ndarray) -> None:
-    """p += scale * g, in place and slice by slice.
+    """p += scale * g, in place; slice by slice for a large array.
 
     ``p -= lr * g`` writes the whole temporary ``lr * g`` to memory and reads it back. Slice
     by slice the temporary stays in the CPU's cache, which makes the update of a large
-    weight matrix (limited by memory traffic, not by arithmetic) about twice as fast.
+    weight matrix (limited by memory traffic, not by arithmetic) about 1.5 times as fast.
+    An array of one slice or less is done in one go: slicing would only add overhead.
     """
-    if not (p.flags.c_contiguous and g.flags.c_contiguous):
+    if p.size <= _SLICE or not (p.flags.c_contiguous and g.flags.c_contiguous):
         p += scale * g
         return
     p, g = p.reshape(-1), g.reshape(-1)
