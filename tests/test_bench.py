@@ -229,9 +229,9 @@ def test_trainer_limits_the_blas_threads_only_during_its_steps():
     seen = []
     backprop = net.backprop
 
-    def recording_backprop(xb, tb):
+    def recording_backprop(xb, tb, **options):
         seen.append(_numpy_blas_threads())
-        return backprop(xb, tb)
+        return backprop(xb, tb, **options)
 
     net.backprop = recording_backprop
     if not _numpy_blas_threads():
@@ -245,7 +245,7 @@ def test_trainer_limits_the_blas_threads_only_during_its_steps():
         assert set(_numpy_blas_threads()) == {2}  # put back after fit
 
         # ... also when a step raises.
-        def failing_backprop(xb, tb):
+        def failing_backprop(xb, tb, **options):
             raise KeyboardInterrupt
 
         net.backprop = failing_backprop

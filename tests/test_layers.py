@@ -143,3 +143,38 @@ def test_layer_errors_name_the_shapes():
         sn.SoftmaxCrossEntropy().forward(np.array([[np.nan, 0.0]]), np.array([0]))
     with pytest.raises(ValueError, match="alpha"):
         sn.LeakyReLU(-1)
+
+
+def test_check_targets_converts_as_forward_uses_them():
+    x32 = np.zeros((3, 4), np.float32)
+    softmax = sn.SoftmaxCrossEntropy()
+    labels = softmax.check_targets(np.array([0.0, 3.0, 1.0]), x32)  # whole floats: labels
+    assert labels.dtype == np.int64 and labels.tolist() == [0, 3, 1]
+    one_hot = softmax.check_targets(np.eye(4)[:3], x32)
+    assert one_hot.dtype == np.float32
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\], got values from 0 to 4"):
+        softmax.check_targets(np.array([0, 4, 1]), x32)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\], got values from -1"):
+        softmax.check_targets(np.array([-1, 2, 1]), x32)
+    bce = sn.SigmoidBinaryCrossEntropy()
+    column = bce.check_targets(np.array([1, 0, 1]), np.zeros((3, 1), np.float32))
+    assert column.shape == (3, 1) and column.dtype == np.float32
+    with pytest.raises(ValueError, match=r"expected \(3, 2\), got t of shape \(3,\)"):
+        bce.check_targets(np.array([1, 0, 1]), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="targets t contain NaN"):
+        sn.IdentityMSE().check_targets(np.array([1.0, np.nan, 0.0]), np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("layer, t", [
+    (sn.SoftmaxCrossEntropy(), np.array([2, 0, 1, 2])),
+    (sn.SoftmaxCrossEntropy(), np.eye(3)[[2, 0, 1, 2]]),
+    (sn.SigmoidBinaryCrossEntropy(), (np.arange(12).reshape(4, 3) % 2).astype(float)),
+    (sn.IdentityMSE(), np.arange(12.0).reshape(4, 3) / 7),
+])
+def test_unchecked_forward_gives_the_checked_loss_and_gradient(layer, t):
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    loss = layer.forward(x, t)
+    dx = layer.backward()
+    checked_t = layer.check_targets(t, x)
+    assert layer.forward(x, checked_t, check_input=False) == loss
+    np.testing.assert_array_equal(layer.backward(), dx)

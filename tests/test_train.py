@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from scratchnn.data import load_mnist, make_spirals
-from scratchnn.layers import Affine, ReLU, Tanh
+from scratchnn.layers import Affine, IdentityMSE, ReLU, Tanh
 from scratchnn.network import MLP, Sequential
 from scratchnn.optim import SGD, Adam
 from scratchnn.regularization import Dropout
@@ -43,9 +43,9 @@ class _Recorder(Sequential):
         super().__init__([Affine(in_features=n_in, out_features=2, rng=0)])
         self.batches = []
 
-    def backprop(self, x, t):
+    def backprop(self, x, t, check_input=True):
         self.batches.append(x[:, 0].copy())
-        return super().backprop(x, t)
+        return super().backprop(x, t, check_input)
 
 
 def test_each_epoch_walks_one_permutation_in_contiguous_batches():
@@ -403,3 +403,26 @@ def test_history_json_and_csv(spirals, tmp_path):
     assert len(lines) == 3 and lines[2].startswith("2,")
     with pytest.raises(ValueError, match="unknown field"):
         history.column("accuracy")
+
+
+def test_targets_are_checked_once_before_training_and_custom_losses_on_every_step():
+    x = np.random.default_rng(0).standard_normal((30, 2))
+    net = MLP([2, 3], seed=0)
+    before = net.params["W1"].copy()
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\], got values from 0 to 3"):
+        Trainer(net, "sgd", batch_size=10).fit(x, np.arange(30) % 4)
+    np.testing.assert_array_equal(net.params["W1"], before)
+
+    class PlainSquaredError(IdentityMSE):  # a user's output layer: forward(x, t) only
+        def forward(self, x, t):
+            self.seen.append(t.shape)
+            return super().forward(x, t)
+
+    custom = PlainSquaredError()
+    custom.seen = []
+    net = Sequential([Affine(in_features=2, out_features=1, rng=0)], loss=custom)
+    history = Trainer(net, "sgd", batch_size=10, epochs=2, eval_subset=5).fit(x, x[:, 0])
+    assert len(history.loss) == 6 and np.all(np.isfinite(history.loss))
+    # Every step hands the layer the raw targets (10,), which its own forward checks; the
+    # evaluations after each epoch (5 samples) too.
+    assert custom.seen == [(10,)] * 3 + [(5,)] + [(10,)] * 3 + [(5,)]

@@ -295,20 +295,51 @@ class Identity(_Activation):
 
 
 class LossLayer(Layer):
-    """Base of the output layers: ``forward(x, t)`` gives the loss, ``backward()`` dL/dx."""
+    """Base of the output layers: ``forward(x, t)`` gives the loss, ``backward()`` dL/dx.
+
+    ``forward`` checks the scores (a 2-D batch, no NaN or inf) and the targets
+    (:meth:`check_targets`) on every call. ``check_input=False`` skips that: for a caller
+    whose scores come from its own network, whose targets went through
+    :meth:`check_targets` once for the whole data set, and which looks for a NaN loss
+    itself, as the Trainer does (the checks cost about 6% of a small network's step).
+    """
 
     #: name of the activation the layer applies to get probabilities / predictions
     activation = "identity"
+    #: whether the targets may be class labels of shape (N,) for any number of outputs
+    labels = False
 
     def output(self, x: np.ndarray) -> np.ndarray:
         """The output activation alone: what the network predicts for scores ``x``."""
         raise NotImplementedError
 
-    def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
+    def forward(self, x: np.ndarray, t: np.ndarray,  # type: ignore[override]
+                check_input: bool = True) -> float:
         raise NotImplementedError
 
     def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
         raise NotImplementedError
+
+    def check_targets(self, t, x: np.ndarray) -> np.ndarray:
+        """``t`` checked against scores ``x`` of shape (N, outputs), as forward uses it.
+
+        Class labels (N,) come back as integers in [0, outputs) when the layer takes labels;
+        other targets must have x's shape (or (N,) for one output, made (N, 1)), hold no NaN
+        or inf, and come back in x's dtype.
+        """
+        t = np.asarray(t)
+        n = x.shape[0]
+        if self.labels and t.shape == (n,):
+            return _check_labels(t, x.shape[1])
+        if not self.labels and x.shape[1] == 1 and t.shape == (n,):
+            t = t.reshape(-1, 1)
+        if t.shape != x.shape:
+            want = f"{x.shape} or labels of shape ({n},)" if self.labels else f"{x.shape}"
+            raise ValueError(f"target shape mismatch: expected {want}, got t of shape {t.shape}")
+        t = as_float_array(t)
+        if not np.all(np.isfinite(t)):
+            raise ValueError("targets t contain NaN or inf")
+        return t.astype(x.dtype, copy=False)
 
     @staticmethod
     def _scores(x) -> np.ndarray:
@@ -321,19 +352,6 @@ class LossLayer(Layer):
             raise ValueError("scores contain NaN or inf (has training diverged?)")
         return x
 
-    @staticmethod
-    def _targets(t, x: np.ndarray, labels_ok: bool) -> np.ndarray:
-        t = np.asarray(t)
-        if labels_ok and t.shape == (x.shape[0],):
-            return _check_labels(t, x.shape[1])
-        if t.shape != x.shape:
-            want = f"{x.shape} or labels of shape ({x.shape[0]},)" if labels_ok else f"{x.shape}"
-            raise ValueError(f"target shape mismatch: expected {want}, got t of shape {t.shape}")
-        t = as_float_array(t)
-        if not np.all(np.isfinite(t)):
-            raise ValueError("targets t contain NaN or inf")
-        return t.astype(x.dtype, copy=False)
-
 
 class SoftmaxCrossEntropy(LossLayer):
     """Softmax output with cross-entropy loss, from logits (exact, via log-softmax).
@@ -343,6 +361,7 @@ class SoftmaxCrossEntropy(LossLayer):
     """
 
     activation = "softmax"
+    labels = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -352,9 +371,11 @@ class SoftmaxCrossEntropy(LossLayer):
     def output(self, x: np.ndarray) -> np.ndarray:
         return softmax(x)
 
-    def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
-        x = self._scores(x)
-        t = self._targets(t, x, labels_ok=True)
+    def forward(self, x: np.ndarray, t: np.ndarray,  # type: ignore[override]
+                check_input: bool = True) -> float:
+        if check_input:
+            x = self._scores(x)
+            t = self.check_targets(t, x)
         # Softmax is unchanged by subtracting a constant from a row. The batch's largest
         # score keeps every exponent <= 0 and is one fast reduction (NumPy's per-row
         # maximum is slow); only a row far below it underflows, and then gets its own.
@@ -405,12 +426,11 @@ class SigmoidBinaryCrossEntropy(LossLayer):
     def output(self, x: np.ndarray) -> np.ndarray:
         return sigmoid(x)
 
-    def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
-        x = self._scores(x)
-        t = np.asarray(t)
-        if x.shape[1] == 1 and t.shape == (x.shape[0],):
-            t = t.reshape(-1, 1)
-        t = self._targets(t, x, labels_ok=False)
+    def forward(self, x: np.ndarray, t: np.ndarray,  # type: ignore[override]
+                check_input: bool = True) -> float:
+        if check_input:
+            x = self._scores(x)
+            t = self.check_targets(t, x)
         # softplus(x) = max(x, 0) + log(1 + exp(-|x|)) never overflows.
         loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
         self.y = sigmoid(x)
@@ -439,12 +459,11 @@ class IdentityMSE(LossLayer):
     def output(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x)
 
-    def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
-        x = self._scores(x)
-        t = np.asarray(t)
-        if x.shape[1] == 1 and t.shape == (x.shape[0],):
-            t = t.reshape(-1, 1)
-        t = self._targets(t, x, labels_ok=False)
+    def forward(self, x: np.ndarray, t: np.ndarray,  # type: ignore[override]
+                check_input: bool = True) -> float:
+        if check_input:
+            x = self._scores(x)
+            t = self.check_targets(t, x)
         self.diff = x - t
         return float(0.5 * np.sum(self.diff * self.diff) / x.shape[0])
 

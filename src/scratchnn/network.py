@@ -198,9 +198,19 @@ class Sequential:
         total = sum(float(np.sum(p * p)) for n, p in self.params.items() if n.startswith("W"))
         return 0.5 * self.weight_decay * total
 
-    def loss(self, x, t, train: bool = False) -> float:
-        """The loss of the network on (x, t), with the weight-decay term when set."""
-        return self.loss_layer.forward(self.forward(x, train=train), t) + self._decay_loss()
+    def loss(self, x, t, train: bool = False, check_input: bool = True) -> float:
+        """The loss of the network on (x, t), with the weight-decay term when set.
+
+        ``check_input=False``: ``t`` already went through the output layer's
+        ``check_targets``, and a NaN loss is the caller's to catch (see
+        :class:`~scratchnn.layers.LossLayer`).
+        """
+        scores = self.forward(x, train=train)
+        if check_input:
+            loss = self.loss_layer.forward(scores, t)
+        else:
+            loss = self.loss_layer.forward(scores, t, check_input=False)
+        return loss + self._decay_loss()
 
     def accuracy(self, x, t, batch_size: int | None = 10_000) -> float:
         """Fraction of samples whose predicted class equals ``t`` (labels or one-hot)."""
@@ -215,12 +225,13 @@ class Sequential:
 
     # --- backward ----------------------------------------------------------------------
 
-    def backprop(self, x, t) -> float:
+    def backprop(self, x, t, check_input: bool = True) -> float:
         """One forward and backward pass in training mode; fills :attr:`grads`, returns loss.
 
         The gradient arrays are reused from call to call (no copies): what an optimizer needs.
+        ``check_input`` is passed on to :meth:`loss`.
         """
-        loss = self.loss(x, t, train=True)
+        loss = self.loss(x, t, train=True, check_input=check_input)
         dout = self.loss_layer.backward(1.0)
         for layer, inplace in zip(reversed(self.layers), reversed(self._inplace), strict=True):
             dout = layer.backward(dout, inplace=True) if inplace else layer.backward(dout)

@@ -5,10 +5,11 @@
 
 Each epoch draws one random permutation of the training set from a numpy Generator and
 walks through it in contiguous slices of ``batch_size``: every sample is seen once per
-epoch. A step is ``loss = model.backprop(xb, tb); optimizer.update(params, grads)``.
-After each epoch (or every ``eval_every`` epochs) the network is evaluated on the training
-set and on the validation set (or on their first ``eval_subset`` samples), and the
-callbacks (:class:`EarlyStopping`, :class:`StepDecay`, :class:`CosineDecay`) run.
+epoch. A step is ``loss = model.backprop(xb, tb); optimizer.update(params, grads)``, where
+scratchnn's output layers check the targets once for the whole set, not on every batch
+(``check_input=False``). After each epoch (or every ``eval_every`` epochs) the network is
+evaluated on the training set and on the validation set (or on their first ``eval_subset``
+samples), and the callbacks (:class:`EarlyStopping`, :class:`StepDecay`, :class:`CosineDecay`) run.
 
 A checkpoint (every ``checkpoint_every`` epochs) holds the parameters, the optimizer's
 state, the Generator's state, the history and the callbacks' state, so that
@@ -35,7 +36,7 @@ import numpy as np
 
 from .init import _seed_or_rng
 from .layers import Affine, IdentityMSE
-from .network import Sequential
+from .network import OUTPUTS, Sequential
 from .optim import Optimizer, make_optimizer
 from .serialization import (
     atomic_write,
@@ -462,6 +463,12 @@ class Trainer:
         # NaN or inf in the training data would make the loss NaN: the data is searched
         # then (see _diverged), not on every fit, where the search costs a tenth of an epoch.
         x, t = self._data(x, t, "x", "t", check_finite=False)
+        # scratchnn's output layers check the targets once here, for the whole set, and the
+        # steps skip their per-batch checks (a NaN loss is caught in the loop instead).
+        check_steps = type(self.model.loss_layer) not in OUTPUTS.values()
+        if not check_steps:
+            width = self.model.predict(x[:1]).shape[1]  # only the scores' shape matters
+            t = self.model.loss_layer.check_targets(t, np.empty((len(x), width), x.dtype))
         if (x_val is None) != (t_val is None):
             raise ValueError("give both x_val and t_val, or neither")
         if x_val is not None:
@@ -488,7 +495,7 @@ class Trainer:
         try:
             # Overflow warnings are how a diverging run first shows; it is caught below.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                self._loop(x, t, x_val, t_val, iters, bar)
+                self._loop(x, t, x_val, t_val, iters, bar, check_steps)
         except TrainingDiverged as err:
             recorded = (err.epoch - 1) * iters + err.iteration
             raise
@@ -527,7 +534,7 @@ class Trainer:
         return tqdm(total=self.epochs * iters, initial=self.epoch * iters, unit="batch",
                     leave=False, dynamic_ncols=True)
 
-    def _loop(self, x, t, x_val, t_val, iters, bar) -> None:
+    def _loop(self, x, t, x_val, t_val, iters, bar, check_steps: bool) -> None:
         model, opt, history = self.model, self.optimizer, self.history
         params, grads = model.params, model.grads
         backprop, update = model.backprop, opt.update
@@ -556,7 +563,7 @@ class Trainer:
                     xb = np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip")
                     tb = np.take(t, idx, axis=0, out=tbuf[: len(idx)], mode="clip")
                     try:
-                        loss = backprop(xb, tb)
+                        loss = backprop(xb, tb, check_input=check_steps)
                     except ValueError:
                         # The loss layer refuses scores that overflowed: divergence too.
                         if np.isfinite(model.predict(xb)).all():
