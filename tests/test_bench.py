@@ -229,9 +229,9 @@ def test_trainer_limits_the_blas_threads_only_during_its_steps():
     seen = []
     backprop = net.backprop
 
-    def recording_backprop(xb, tb, **options):
+    def recording_backprop(xb, tb):
         seen.append(_numpy_blas_threads())
-        return backprop(xb, tb, **options)
+        return backprop(xb, tb)
 
     net.backprop = recording_backprop
     if not _numpy_blas_threads():
@@ -245,7 +245,7 @@ def test_trainer_limits_the_blas_threads_only_during_its_steps():
         assert set(_numpy_blas_threads()) == {2}  # put back after fit
 
         # ... also when a step raises.
-        def failing_backprop(xb, tb, **options):
+        def failing_backprop(xb, tb):
             raise KeyboardInterrupt
 
         net.backprop = failing_backprop

@@ -148,21 +148,21 @@ def test_layer_errors_name_the_shapes():
 def test_check_targets_converts_as_forward_uses_them():
     x32 = np.zeros((3, 4), np.float32)
     softmax = sn.SoftmaxCrossEntropy()
-    labels = softmax.check_targets(np.array([0.0, 3.0, 1.0]), x32)  # whole floats: labels
+    labels = softmax.check_targets(x32, np.array([0.0, 3.0, 1.0]))  # whole floats: labels
     assert labels.dtype == np.int64 and labels.tolist() == [0, 3, 1]
-    one_hot = softmax.check_targets(np.eye(4)[:3], x32)
+    one_hot = softmax.check_targets(x32, np.eye(4)[:3])
     assert one_hot.dtype == np.float32
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\], got values from 0 to 4"):
-        softmax.check_targets(np.array([0, 4, 1]), x32)
+        softmax.check_targets(x32, np.array([0, 4, 1]))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\], got values from -1"):
-        softmax.check_targets(np.array([-1, 2, 1]), x32)
+        softmax.check_targets(x32, np.array([-1, 2, 1]))
     bce = sn.SigmoidBinaryCrossEntropy()
-    column = bce.check_targets(np.array([1, 0, 1]), np.zeros((3, 1), np.float32))
+    column = bce.check_targets(np.zeros((3, 1), np.float32), np.array([1, 0, 1]))
     assert column.shape == (3, 1) and column.dtype == np.float32
     with pytest.raises(ValueError, match=r"expected \(3, 2\), got t of shape \(3,\)"):
-        bce.check_targets(np.array([1, 0, 1]), np.zeros((3, 2)))
+        bce.check_targets(np.zeros((3, 2)), np.array([1, 0, 1]))
     with pytest.raises(ValueError, match="targets t contain NaN"):
-        sn.IdentityMSE().check_targets(np.array([1.0, np.nan, 0.0]), np.zeros((3, 1)))
+        sn.IdentityMSE().check_targets(np.zeros((3, 1)), np.array([1.0, np.nan, 0.0]))
 
 
 @pytest.mark.parametrize("layer, t", [
@@ -175,6 +175,16 @@ def test_unchecked_forward_gives_the_checked_loss_and_gradient(layer, t):
     x = np.random.default_rng(0).standard_normal((4, 3))
     loss = layer.forward(x, t)
     dx = layer.backward()
-    checked_t = layer.check_targets(t, x)
+    checked_t = layer.check_targets(x, t)
     assert layer.forward(x, checked_t, check_input=False) == loss
     np.testing.assert_array_equal(layer.backward(), dx)
+
+
+def test_unchecked_forward_still_refuses_raw_targets_that_would_broadcast():
+    x = np.zeros((4, 1))
+    for layer in (sn.IdentityMSE(), sn.SigmoidBinaryCrossEntropy()):
+        with pytest.raises(ValueError, match=r"takes targets from check_targets: expected "
+                                             r"shape \(4, 1\), got t of shape \(4,\)"):
+            layer.forward(x, np.ones(4), check_input=False)  # (4, 1) - (4,) would be (4, 4)
+    with pytest.raises(ValueError, match="dtype float64"):  # labels must be integers
+        sn.SoftmaxCrossEntropy().forward(np.zeros((4, 3)), np.ones(4), check_input=False)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from scratchnn.data import load_mnist, make_spirals
-from scratchnn.layers import Affine, IdentityMSE, ReLU, Tanh
+from scratchnn.layers import Affine, IdentityMSE, ReLU, SoftmaxCrossEntropy, Tanh
 from scratchnn.network import MLP, Sequential
 from scratchnn.optim import SGD, Adam
 from scratchnn.regularization import Dropout
@@ -43,9 +43,9 @@ class _Recorder(Sequential):
         super().__init__([Affine(in_features=n_in, out_features=2, rng=0)])
         self.batches = []
 
-    def backprop(self, x, t, check_input=True):
+    def backprop(self, x, t):  # the Trainer calls an override as backprop(x, t)
         self.batches.append(x[:, 0].copy())
-        return super().backprop(x, t, check_input)
+        return super().backprop(x, t)
 
 
 def test_each_epoch_walks_one_permutation_in_contiguous_batches():
@@ -150,14 +150,14 @@ def test_bad_arguments():
         fit(net, np.zeros((3, 2)), np.zeros(3, np.int64), optimizer=SGD(), lr=0.1)
 
 
-def test_nan_in_the_data_is_refused_not_reported_as_divergence():
+def test_nan_in_the_data_is_refused_before_training_not_reported_as_divergence():
     x = np.zeros((5, 2))
     x[3, 1] = np.nan
     net = MLP([2, 2], seed=0)
     before = net.params["W1"].copy()
     with pytest.raises(ValueError, match="x contains NaN or inf .*first at index 3"):
         Trainer(net).fit(x, np.zeros(5, np.int64))
-    # Met in a later batch, after some updates: still named, and the model is put back.
+    # In a later batch too.
     later = np.random.default_rng(0).standard_normal((300, 2))
     later[250, 0] = np.inf
     with pytest.raises(ValueError, match=r"x contains NaN or inf \(in 1 samples, the first at "
@@ -405,13 +405,22 @@ def test_history_json_and_csv(spirals, tmp_path):
         history.column("accuracy")
 
 
-def test_targets_are_checked_once_before_training_and_custom_losses_on_every_step():
+def test_targets_are_checked_once_before_training_and_custom_losses_on_every_step(monkeypatch):
     x = np.random.default_rng(0).standard_normal((30, 2))
     net = MLP([2, 3], seed=0)
     before = net.params["W1"].copy()
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\], got values from 0 to 3"):
         Trainer(net, "sgd", batch_size=10).fit(x, np.arange(30) % 4)
     np.testing.assert_array_equal(net.params["W1"], before)
+
+    # scratchnn's output layers: checked once by fit, then by each evaluation, not per step.
+    calls = []
+    check = SoftmaxCrossEntropy.check_targets
+    monkeypatch.setattr(SoftmaxCrossEntropy, "check_targets",
+                        lambda self, s, t: calls.append(len(t)) or check(self, s, t))
+    Trainer(net, "sgd", batch_size=10, epochs=3, eval_every=3, eval_subset=5).fit(
+        x, np.arange(30) % 3)
+    assert calls == [30, 5]  # fit's check; the evaluation after epoch 3 (9 steps, none)
 
     class PlainSquaredError(IdentityMSE):  # a user's output layer: forward(x, t) only
         def forward(self, x, t):
@@ -426,3 +435,23 @@ def test_targets_are_checked_once_before_training_and_custom_losses_on_every_ste
     # Every step hands the layer the raw targets (10,), which its own forward checks; the
     # evaluations after each epoch (5 samples) too.
     assert custom.seen == [(10,)] * 3 + [(5,)] + [(10,)] * 3 + [(5,)]
+
+
+@pytest.mark.parametrize("output, targets", [
+    ("softmax", lambda x: np.eye(3, dtype=np.int64)[(x[:, 0] > 0).astype(int)]),  # one-hot ints
+    ("sigmoid", lambda x: (x[:, 0] > x[:, 1]).astype(int)),  # (N,) labels of one output
+    ("identity", lambda x: x[:, 0] - x[:, 1]),  # (N,) regression targets
+])
+def test_skipping_the_per_step_checks_changes_no_parameter(output, targets):
+    x = np.random.default_rng(1).standard_normal((60, 2)).astype(np.float32)
+    t = targets(x)
+    outputs = 3 if output == "softmax" else 1
+    trained = []
+    for wrap in (False, True):
+        net = MLP([2, 8, outputs], output=output, seed=0)
+        if wrap:  # a wrapper on the instance: fit cannot tell it takes check_input
+            net.backprop = lambda xb, tb, backprop=net.backprop: backprop(xb, tb)
+        Trainer(net, "sgd", batch_size=16, epochs=2, seed=0).fit(x, t)
+        trained.append(net.params)
+    for name, p in trained[0].items():
+        np.testing.assert_array_equal(p, trained[1][name])

@@ -16,6 +16,7 @@ the loss and their ``backward()`` the simple closed form (y - t) / N.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .functions import _check_labels, as_float_array, sigmoid, softmax
 
@@ -298,16 +299,16 @@ class LossLayer(Layer):
     """Base of the output layers: ``forward(x, t)`` gives the loss, ``backward()`` dL/dx.
 
     ``forward`` checks the scores (a 2-D batch, no NaN or inf) and the targets
-    (:meth:`check_targets`) on every call. ``check_input=False`` skips that: for a caller
+    (:meth:`check_targets`) on every call. ``check_input=False`` skips both: for a caller
     whose scores come from its own network, whose targets went through
     :meth:`check_targets` once for the whole data set, and which looks for a NaN loss
-    itself, as the Trainer does (the checks cost about 6% of a small network's step).
+    itself, as the Trainer does.
     """
 
     #: name of the activation the layer applies to get probabilities / predictions
     activation = "identity"
     #: whether the targets may be class labels of shape (N,) for any number of outputs
-    labels = False
+    takes_labels = False
 
     def output(self, x: np.ndarray) -> np.ndarray:
         """The output activation alone: what the network predicts for scores ``x``."""
@@ -320,8 +321,8 @@ class LossLayer(Layer):
     def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
         raise NotImplementedError
 
-    def check_targets(self, t, x: np.ndarray) -> np.ndarray:
-        """``t`` checked against scores ``x`` of shape (N, outputs), as forward uses it.
+    def check_targets(self, x: np.ndarray, t: ArrayLike) -> np.ndarray:
+        """The targets ``t`` for scores ``x`` of shape (N, outputs), checked, as forward uses them.
 
         Class labels (N,) come back as integers in [0, outputs) when the layer takes labels;
         other targets must have x's shape (or (N,) for one output, made (N, 1)), hold no NaN
@@ -329,17 +330,29 @@ class LossLayer(Layer):
         """
         t = np.asarray(t)
         n = x.shape[0]
-        if self.labels and t.shape == (n,):
+        if self.takes_labels and t.shape == (n,):
             return _check_labels(t, x.shape[1])
-        if not self.labels and x.shape[1] == 1 and t.shape == (n,):
+        if not self.takes_labels and x.shape[1] == 1 and t.shape == (n,):
             t = t.reshape(-1, 1)
         if t.shape != x.shape:
-            want = f"{x.shape} or labels of shape ({n},)" if self.labels else f"{x.shape}"
+            want = f"{x.shape} or labels of shape ({n},)" if self.takes_labels else f"{x.shape}"
             raise ValueError(f"target shape mismatch: expected {want}, got t of shape {t.shape}")
         t = as_float_array(t)
         if not np.all(np.isfinite(t)):
             raise ValueError("targets t contain NaN or inf")
         return t.astype(x.dtype, copy=False)
+
+    def _inputs(self, x, t, check_input: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(x, t) checked; unchecked, only what costs nothing: that t is what check_targets
+        gives (labels as integers, else x's shape), so a raw t never broadcasts silently."""
+        if check_input:
+            x = self._scores(x)
+            return x, self.check_targets(x, t)
+        labels = self.takes_labels and t.shape == (x.shape[0],) and t.dtype.kind in "iu"
+        if not labels and t.shape != x.shape:
+            raise ValueError(f"check_input=False takes targets from check_targets: expected "
+                             f"shape {x.shape}, got t of shape {t.shape} and dtype {t.dtype}")
+        return x, t
 
     @staticmethod
     def _scores(x) -> np.ndarray:
@@ -361,7 +374,7 @@ class SoftmaxCrossEntropy(LossLayer):
     """
 
     activation = "softmax"
-    labels = True
+    takes_labels = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -373,9 +386,7 @@ class SoftmaxCrossEntropy(LossLayer):
 
     def forward(self, x: np.ndarray, t: np.ndarray,  # type: ignore[override]
                 check_input: bool = True) -> float:
-        if check_input:
-            x = self._scores(x)
-            t = self.check_targets(t, x)
+        x, t = self._inputs(x, t, check_input)
         # Softmax is unchanged by subtracting a constant from a row. The batch's largest
         # score keeps every exponent <= 0 and is one fast reduction (NumPy's per-row
         # maximum is slow); only a row far below it underflows, and then gets its own.
@@ -428,9 +439,7 @@ class SigmoidBinaryCrossEntropy(LossLayer):
 
     def forward(self, x: np.ndarray, t: np.ndarray,  # type: ignore[override]
                 check_input: bool = True) -> float:
-        if check_input:
-            x = self._scores(x)
-            t = self.check_targets(t, x)
+        x, t = self._inputs(x, t, check_input)
         # softplus(x) = max(x, 0) + log(1 + exp(-|x|)) never overflows.
         loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
         self.y = sigmoid(x)
@@ -461,9 +470,7 @@ class IdentityMSE(LossLayer):
 
     def forward(self, x: np.ndarray, t: np.ndarray,  # type: ignore[override]
                 check_input: bool = True) -> float:
-        if check_input:
-            x = self._scores(x)
-            t = self.check_targets(t, x)
+        x, t = self._inputs(x, t, check_input)
         self.diff = x - t
         return float(0.5 * np.sum(self.diff * self.diff) / x.shape[0])
 

@@ -203,10 +203,10 @@ class Sequential:
 
         ``check_input=False``: ``t`` already went through the output layer's
         ``check_targets``, and a NaN loss is the caller's to catch (see
-        :class:`~scratchnn.layers.LossLayer`).
+        :class:`~scratchnn.layers.LossLayer`; the Trainer does this).
         """
         scores = self.forward(x, train=train)
-        if check_input:
+        if check_input:  # without the keyword: a user's output layer may not take it
             loss = self.loss_layer.forward(scores, t)
         else:
             loss = self.loss_layer.forward(scores, t, check_input=False)

@@ -33,7 +33,7 @@ def _check(name: str, value: float, low: float = 0.0, high: float | None = None,
     return value
 
 
-#: elements per slice in :func:`_add_scaled`: 512 kB of float32, which stays in the L2 cache
+#: elements per slice in :func:`_add_scaled`: 512 kB of float32, small enough for a core's L2 cache
 _SLICE = 131_072
 
 

@@ -5,18 +5,18 @@
 
 Each epoch draws one random permutation of the training set from a numpy Generator and
 walks through it in contiguous slices of ``batch_size``: every sample is seen once per
-epoch. A step is ``loss = model.backprop(xb, tb); optimizer.update(params, grads)``, where
-scratchnn's output layers check the targets once for the whole set, not on every batch
-(``check_input=False``). After each epoch (or every ``eval_every`` epochs) the network is
-evaluated on the training set and on the validation set (or on their first ``eval_subset``
-samples), and the callbacks (:class:`EarlyStopping`, :class:`StepDecay`, :class:`CosineDecay`) run.
+epoch. A step is ``loss = model.backprop(xb, tb); optimizer.update(params, grads)``; with
+scratchnn's own output layers the targets are checked (and converted) once for the whole
+set, and the steps skip that check (``check_input=False``). After each epoch (or every
+``eval_every`` epochs) the network is evaluated on the training set and on the validation
+set (or on their first ``eval_subset`` samples), and the callbacks (:class:`EarlyStopping`,
+:class:`StepDecay`, :class:`CosineDecay`) run.
 
 A checkpoint (every ``checkpoint_every`` epochs) holds the parameters, the optimizer's
 state, the Generator's state, the history and the callbacks' state, so that
 ``fit(..., resume=checkpoint)`` ends with exactly the parameters of a run that was never
 interrupted. A NaN or infinite loss stops training with :class:`TrainingDiverged`, after
-putting back the parameters from the end of the last good epoch; if the training data
-holds NaN or inf, that is what it reports instead, as a ValueError naming the samples.
+putting back the parameters from the end of the last good epoch.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from .init import _seed_or_rng
-from .layers import Affine, IdentityMSE
-from .network import OUTPUTS, Sequential
+from .layers import Affine, IdentityMSE, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
+from .network import Sequential
 from .optim import Optimizer, make_optimizer
 from .serialization import (
     atomic_write,
@@ -457,18 +457,17 @@ class Trainer:
             resume: str | os.PathLike | None = None) -> History:
         """Train on (x, t); evaluate on (x_val, t_val) too when given. Returns the history.
 
+        Both are checked before the first step: no NaN or inf in ``x``, targets that the
+        model's output layer takes (class labels in range, or one target per output).
         ``resume`` names a checkpoint (or the folder holding ``checkpoint.npz``) of a run
         with the same model, optimizer, data and batch size: training continues from it.
         """
-        # NaN or inf in the training data would make the loss NaN: the data is searched
-        # then (see _diverged), not on every fit, where the search costs a tenth of an epoch.
-        x, t = self._data(x, t, "x", "t", check_finite=False)
-        # scratchnn's output layers check the targets once here, for the whole set, and the
-        # steps skip their per-batch checks (a NaN loss is caught in the loop instead).
-        check_steps = type(self.model.loss_layer) not in OUTPUTS.values()
+        x, t = self._data(x, t, "x", "t")
+        check_steps = not _checks_targets_once(self.model)
         if not check_steps:
-            width = self.model.predict(x[:1]).shape[1]  # only the scores' shape matters
-            t = self.model.loss_layer.check_targets(t, np.empty((len(x), width), x.dtype))
+            # Only the scores' shape matters: one sample of zeros gives it.
+            width = self.model.predict(np.zeros((1, *x.shape[1:]), x.dtype)).shape[1]
+            t = self.model.loss_layer.check_targets(np.empty((len(x), width), x.dtype), t)
         if (x_val is None) != (t_val is None):
             raise ValueError("give both x_val and t_val, or neither")
         if x_val is not None:
@@ -507,23 +506,27 @@ class Trainer:
             cb.on_train_end(self)
         return self.history
 
-    def _data(self, x, t, xname: str, tname: str,
-              check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def _data(self, x, t, xname: str, tname: str) -> tuple[np.ndarray, np.ndarray]:
         given = x
-        try:
-            with np.errstate(over="raise"):
-                x = np.ascontiguousarray(x, dtype=self.model.dtype)
-        except FloatingPointError:
-            with np.errstate(over="ignore"):
-                x = np.ascontiguousarray(x, dtype=self.model.dtype)
-            _refuse_nonfinite(x, xname, given)
+        with np.errstate(over="ignore"):  # values too large for the dtype: reported below
+            x = np.ascontiguousarray(x, dtype=self.model.dtype)
         t = np.ascontiguousarray(t)
         if x.ndim < 2 or len(x) == 0:
             raise ValueError(f"{xname} must be a non-empty batch (N, ...), got shape {x.shape}")
         if len(t) != len(x):
             raise ValueError(f"{xname} has {len(x)} samples but {tname} has {len(t)}")
-        if check_finite:
-            _refuse_nonfinite(x, xname, given)
+        # Checked here, once: inside the loop a NaN input would look like divergence.
+        # A sum is NaN or inf whenever an element is, at half the cost of isfinite(x);
+        # only a sum that overflows (or a real NaN) needs the element-wise check.
+        with np.errstate(over="ignore", invalid="ignore"):
+            suspect = not np.isfinite(x.sum())
+        if suspect and not np.isfinite(x).all():
+            bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+            first = np.asarray(given[bad[0]])
+            what = ("NaN or inf" if first.dtype.kind != "f" or not np.isfinite(first).all()
+                    else f"values too large for {x.dtype}")
+            raise ValueError(f"{xname} contains {what} (in {len(bad)} samples, the first "
+                             f"at index {bad[0]})")
         return x, t
 
     def _progress_bar(self, iters: int):
@@ -563,7 +566,10 @@ class Trainer:
                     xb = np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip")
                     tb = np.take(t, idx, axis=0, out=tbuf[: len(idx)], mode="clip")
                     try:
-                        loss = backprop(xb, tb, check_input=check_steps)
+                        if check_steps:
+                            loss = backprop(xb, tb)
+                        else:
+                            loss = backprop(xb, tb, check_input=False)
                     except ValueError:
                         # The loss layer refuses scores that overflowed: divergence too.
                         if np.isfinite(model.predict(xb)).all():
@@ -571,7 +577,7 @@ class Trainer:
                         loss = math.nan
                     losses[it + i] = loss
                     if not math.isfinite(loss):
-                        self._diverged(epoch, i + 1, loss, good, x)
+                        self._diverged(epoch, i + 1, loss, good)
                     update(params, grads)
                     if bar is not None and (i + 1) % every == 0:
                         recent = losses[it + i + 1 - every : it + i + 1]
@@ -579,7 +585,7 @@ class Trainer:
                                             refresh=False)
                         bar.update(every)
             if not _all_finite(params):
-                self._diverged(epoch, iters, math.nan, good, x)
+                self._diverged(epoch, iters, math.nan, good)
             for k, p in params.items():
                 good[k][...] = p
             if bar is not None:
@@ -613,10 +619,8 @@ class Trainer:
                 record["val_loss"], record["val_acc"] = evaluate(self.model, x_val[:k], t_val[:k])
         return record
 
-    def _diverged(self, epoch: int, iteration: int, loss: float, good: dict,
-                  x: np.ndarray) -> None:
+    def _diverged(self, epoch: int, iteration: int, loss: float, good: dict) -> None:
         self.model.set_params(good)
-        _refuse_nonfinite(x, "x")  # NaN in the data, not the learning rate, may be to blame
         kept = f"the end of epoch {epoch - 1}" if epoch > 1 else "initialisation"
         self.history.stopped_reason = (
             f"training diverged at epoch {epoch}, iteration {iteration} (loss {loss}); "
@@ -747,21 +751,17 @@ def blas_thread_limit(threads: int | None):
         yield
 
 
-def _refuse_nonfinite(x: np.ndarray, name: str, given=None) -> None:
-    """A ValueError naming the samples of ``x`` that hold NaN or inf (``given``: before the
-    cast to the model's dtype, to tell values too large for it from NaN in the data)."""
-    # A sum is NaN or inf whenever an element is, at half the cost of isfinite(x);
-    # only a sum that overflows (or a real NaN) needs the element-wise check.
-    with np.errstate(over="ignore", invalid="ignore"):
-        suspect = not np.isfinite(x.sum())
-    if not suspect or np.isfinite(x).all():
-        return
-    bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
-    first = np.asarray(x[bad[0]] if given is None else given[bad[0]])
-    what = ("NaN or inf" if first.dtype.kind != "f" or not np.isfinite(first).all()
-            else f"values too large for {x.dtype}")
-    raise ValueError(f"{name} contains {what} (in {len(bad)} samples, the first at index "
-                     f"{bad[0]})")
+def _checks_targets_once(model: Sequential) -> bool:
+    """Whether fit checks the targets once and the steps skip the output layer's checks.
+
+    Only for scratchnn's own output layers (the check costs about 4% of a small network's
+    step), and only where ``backprop`` and ``loss`` are Sequential's: an override, or a
+    wrapper put on the instance, may not take ``check_input``.
+    """
+    return (type(model.loss_layer) in (SoftmaxCrossEntropy, SigmoidBinaryCrossEntropy,
+                                       IdentityMSE)
+            and getattr(model.backprop, "__func__", None) is Sequential.backprop
+            and type(model).loss is Sequential.loss)
 
 
 def _all_finite(params: dict[str, np.ndarray]) -> bool:
