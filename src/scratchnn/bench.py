@@ -394,6 +394,11 @@ def _blas_description() -> str:
             f"{p.get('num_threads')} threads").replace(" ,", ",")
 
 
+def _load_average() -> float | None:
+    """The 1-minute load average (None where the platform has none)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def _blas_environment() -> str:
     names = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
              "MKL_NUM_THREADS")
@@ -578,11 +583,10 @@ def run(args: argparse.Namespace) -> int:
     tasks = [t for t in TASKS if t.name in names]
     peers = {} if args.no_peers else available_peers()
     notes: list[str] = []
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load_before = _load_average()
 
     data = load_data(args.data_dir, args.quick) if tasks else None
     all_results: list[list[Result]] = []
-    blas = "not used"
     with _thread_limit(threads):
         blas = _blas_description()
         for task in tasks:
@@ -612,7 +616,7 @@ def run(args: argparse.Namespace) -> int:
         memory_mb, why = peak_memory_of_train(args.data_dir)
         notes.append(f"memory: peak RSS of `scratchnn train` with its defaults: {memory_mb:.0f} MB"
                      if memory_mb is not None else f"memory: not measured: {why}")
-    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load_after = _load_average()
 
     _print_report(args, data, repeat, threads, peers, blas, all_results, memory_mb, notes,
                   (load_before, load_after))

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from . import plots
 from .gradient import gradient_check, gradient_descent
 from .images import load_digit
-from .network import ACTIVATIONS, MLP, Sequential
+from .network import ACTIVATIONS, MLP, Sequential, _classes_of
 from .optim import OPTIMIZERS, make_optimizer
 from .serialization import load_model, read_archive, save_model
 from .train import (
@@ -126,8 +126,8 @@ def _predictions(model: Sequential, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     scores = model.predict(x, batch_size=1000)
     probs = model.loss_layer.output(scores)
     if probs.shape[1] == 1:
-        return (scores[:, 0] > 0).astype(np.int64), np.hstack([1 - probs, probs])
-    return np.argmax(scores, axis=1), probs
+        probs = np.hstack([1 - probs, probs])
+    return _classes_of(scores), probs
 
 
 def _in_run(path: str | Path, name: str) -> Path:

@@ -41,6 +41,14 @@ OUTPUTS = {
 _INPLACE_ACTIVATIONS = (ReLU, LeakyReLU, Sigmoid, Tanh)
 
 
+def _classes_of(scores: np.ndarray) -> np.ndarray:
+    """The class each row of scores (N, outputs) predicts: the largest score, or for a
+    single sigmoid output, 1 where the logit is above 0."""
+    if scores.shape[1] == 1:
+        return (scores[:, 0] > 0).astype(np.int64)
+    return np.argmax(scores, axis=1)
+
+
 class Sequential:
     """Layers applied in order, then an output layer that fuses activation and loss.
 
@@ -187,10 +195,7 @@ class Sequential:
 
     def predict_classes(self, x, batch_size: int | None = None) -> np.ndarray:
         """Predicted class index per sample (threshold 0 on the logit for one sigmoid output)."""
-        scores = self.predict(x, batch_size)
-        if scores.shape[1] == 1:
-            return (scores[:, 0] > 0).astype(np.int64)
-        return np.argmax(scores, axis=1)
+        return _classes_of(self.predict(x, batch_size))
 
     def _decay_loss(self) -> float:
         if not self.weight_decay:

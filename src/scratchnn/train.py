@@ -30,13 +30,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from .init import _seed_or_rng
-from .layers import Affine, IdentityMSE, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
-from .network import Sequential
+from .layers import Affine, IdentityMSE
+from .network import OUTPUTS, Sequential, _classes_of
 from .optim import Optimizer, make_optimizer
 from .serialization import (
     atomic_write,
@@ -341,11 +342,7 @@ def evaluate(model: Sequential, x, t, batch_size: int = 1000) -> tuple[float, fl
     loss = model.loss_layer.forward(scores, t)
     if isinstance(model.loss_layer, IdentityMSE):
         return loss, None
-    if scores.shape[1] == 1:
-        pred = (scores[:, 0] > 0).astype(np.int64)
-    else:
-        pred = np.argmax(scores, axis=1)
-    return loss, float(np.mean(pred == _labels(t)))
+    return loss, float(np.mean(_classes_of(scores) == _labels(t)))
 
 
 def confusion_matrix(t, pred, num_classes: int | None = None) -> np.ndarray:
@@ -540,7 +537,9 @@ class Trainer:
     def _loop(self, x, t, x_val, t_val, iters, bar, check_steps: bool) -> None:
         model, opt, history = self.model, self.optimizer, self.history
         params, grads = model.params, model.grads
-        backprop, update = model.backprop, opt.update
+        update = opt.update
+        # An override of backprop is called as backprop(x, t) (see _checks_targets_once).
+        backprop = model.backprop if check_steps else partial(model.backprop, check_input=False)
         losses = history.loss
         bs = self.batch_size
         xbuf = np.empty((bs, *x.shape[1:]), dtype=x.dtype)
@@ -566,10 +565,7 @@ class Trainer:
                     xb = np.take(x, idx, axis=0, out=xbuf[: len(idx)], mode="clip")
                     tb = np.take(t, idx, axis=0, out=tbuf[: len(idx)], mode="clip")
                     try:
-                        if check_steps:
-                            loss = backprop(xb, tb)
-                        else:
-                            loss = backprop(xb, tb, check_input=False)
+                        loss = backprop(xb, tb)
                     except ValueError:
                         # The loss layer refuses scores that overflowed: divergence too.
                         if np.isfinite(model.predict(xb)).all():
@@ -758,8 +754,7 @@ def _checks_targets_once(model: Sequential) -> bool:
     step), and only where ``backprop`` and ``loss`` are Sequential's: an override, or a
     wrapper put on the instance, may not take ``check_input``.
     """
-    return (type(model.loss_layer) in (SoftmaxCrossEntropy, SigmoidBinaryCrossEntropy,
-                                       IdentityMSE)
+    return (type(model.loss_layer) in OUTPUTS.values()
             and getattr(model.backprop, "__func__", None) is Sequential.backprop
             and type(model).loss is Sequential.loss)
 
