@@ -176,6 +176,8 @@ def test_convolution_rejects_flat_input_and_bad_arguments():
         conv.backward(np.zeros((1, 2, 3, 3)))
     with pytest.raises(TypeError, match="in_channels, out_channels and kernel_size"):
         Convolution2D(in_channels=1, out_channels=2)
+    with pytest.raises(ValueError, match="out_channels must be a positive integer, got 0"):
+        Convolution2D(in_channels=1, out_channels=0, kernel_size=3)
     with pytest.raises(ValueError, match="stride must be a positive int"):
         Convolution2D(in_channels=1, out_channels=2, kernel_size=3, stride=0)
     with pytest.raises(ValueError, match="kernel_size"):
@@ -211,6 +213,15 @@ def test_max_pooling_hand_computed_and_gradient_routing():
     expected = np.zeros((4, 4))
     expected[1, 1], expected[0, 2], expected[2, 1], expected[2, 3] = 10, 20, 30, 40
     np.testing.assert_array_equal(dx[0, 0], expected)
+
+
+def test_max_pooling_of_a_window_larger_than_int16_indexes():
+    x = np.zeros((1, 1, 182, 182))  # 33,124 cells: past int16's 32,767
+    x[0, 0, 181, 180] = 1.0
+    pool = MaxPooling2D(pool=182)
+    assert pool.forward(x).item() == 1.0
+    dx = pool.backward(np.full((1, 1, 1, 1), 5.0))
+    assert dx[0, 0, 181, 180] == 5.0 and dx.sum() == 5.0
 
 
 def test_max_pooling_padding_never_wins():

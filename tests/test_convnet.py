@@ -75,7 +75,7 @@ def test_convnets_reject_bad_arguments():
         SimpleConvNet(input_dim=(28, 28))
     with pytest.raises(ValueError, match="too small"):
         SimpleConvNet(input_dim=(1, 5, 5), kernel_size=5)
-    with pytest.raises(TypeError, match="floating point"):
+    with pytest.raises(TypeError, match="float32 or float64, got int32"):
         DeepConvNet(dtype=np.int32)
     with pytest.raises(TypeError, match="not both"):
         DeepConvNet(seed=1, rng=np.random.default_rng(1))

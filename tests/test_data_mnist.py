@@ -322,6 +322,24 @@ def test_damaged_decoded_cache_is_rebuilt(tmp_path, fresh_cache, fake):
     assert all(p.stat().st_size > 0 for p in files_under(fresh_cache / "decoded"))
 
 
+def test_decoded_cache_with_a_flipped_bit_or_another_shape_is_rebuilt(tmp_path, fresh_cache,
+                                                                      fake):
+    write_set(tmp_path / "data" / "fashion-mnist", fake)
+    (x, t), _ = load_fashion_mnist(data_dir=tmp_path / "data", flatten=False)
+    decoded = {p.name.split("-")[0] + "-" + p.name.split("-")[1]: p
+               for p in files_under(fresh_cache / "decoded")}
+    labels = decoded["train-labels"]
+    data = bytearray(labels.read_bytes())
+    data[-1] ^= 0x01  # a readable .npy file, one label changed
+    labels.write_bytes(bytes(data))
+    images = decoded["train-images"]
+    np.save(images, np.load(images).reshape(len(x), 1, -1))  # the same bytes, another shape
+    (x2, t2), _ = load_fashion_mnist(data_dir=tmp_path / "data", flatten=False)
+    np.testing.assert_array_equal(t2, t)
+    assert x2.shape == x.shape
+    np.testing.assert_array_equal(x2, x)
+
+
 def test_arrays_are_writable_and_private(tmp_path, fresh_cache, fake):
     write_set(tmp_path / "data" / "fashion-mnist", fake)
     (x, t), _ = load_fashion_mnist(data_dir=tmp_path / "data")

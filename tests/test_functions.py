@@ -124,6 +124,7 @@ def test_binary_cross_entropy_matches_the_course_formula():
 
 def test_one_hot():
     np.testing.assert_array_equal(sn.one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
+    assert sn.one_hot([], 3).shape == (0, 3)  # np.asarray([]) is float64: still no labels
 
 
 @pytest.mark.parametrize(
@@ -141,6 +142,10 @@ def test_one_hot():
         (lambda: sn.softmax_cross_entropy(np.zeros((0, 3)), np.zeros(0, dtype=int)), "empty"),
         (lambda: sn.binary_cross_entropy(np.array([[0.5, 1.5]]), np.array([[0, 1]])), r"\[0, 1\]"),
         (lambda: sn.binary_cross_entropy(np.array([[0.5]]), np.array([[0, 1]])), "shape"),
+        (lambda: sn.binary_cross_entropy(np.array([0.5, 0.5]), np.array([np.nan, 1.0])),
+         r"targets t in \[0, 1\] \(no NaN\)"),
+        (lambda: sn.binary_cross_entropy(np.array([0.5]), np.array([2.0])),
+         r"targets t in \[0, 1\]"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_problem(call, match):

@@ -98,3 +98,34 @@ def test_gradient_check_finds_a_wrong_backward():
     broken = sn.Sequential([net.layers[0], BrokenTanh(), net.layers[2]])
     errors = sn.gradient_check(broken, x, t)
     assert errors["W1"] > 1e-2 and errors["W2"] < 1e-7
+
+
+def test_gradient_check_of_a_gradient_that_is_zero_and_of_batchnorm_state():
+    # A bias just before BatchNorm has no effect on the loss: its gradient is exactly 0,
+    # which backprop gives as rounding noise (~1e-17). That is not an error of 100%.
+    rng = np.random.default_rng(0)
+    net = sn.Sequential([
+        sn.Affine(in_features=4, out_features=6, rng=0, dtype=np.float64),
+        sn.BatchNormalization(6, dtype=np.float64), sn.Tanh(),
+        sn.Affine(in_features=6, out_features=3, rng=1, dtype=np.float64),
+    ])
+    x, t = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
+    bn = net.layers[1]
+    bn.running_mean[:] = 0.25
+    before = bn.running_mean.copy(), bn.running_var.copy()
+    errors = sn.gradient_check(net, x, t)
+    assert max(errors.values()) < 1e-7, errors
+    # Its hundreds of training-mode passes left the running statistics as they were.
+    np.testing.assert_array_equal(bn.running_mean, before[0])
+    np.testing.assert_array_equal(bn.running_var, before[1])
+
+    # A real error in a gradient that should be zero is still found.
+    class LeakyBias(sn.Affine):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.grads["b"] += 1e-3
+            return dx
+
+    leaky = sn.Sequential([LeakyBias(in_features=4, out_features=6, rng=0, dtype=np.float64),
+                           *net.layers[1:]])
+    assert sn.gradient_check(leaky, x, t)["b1"] > 0.5

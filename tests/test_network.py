@@ -151,8 +151,32 @@ def test_network_errors_are_clear():
         sn.MLP([4, 2], init="zeros")
     with pytest.raises(ValueError, match="at least 2"):
         sn.MLP([4])
-    with pytest.raises(TypeError, match="floating"):
+    with pytest.raises(TypeError, match="float32 or float64, got int32"):
         sn.MLP([4, 2], dtype=np.int32)
+    with pytest.raises(TypeError, match="float32 or float64, got float16"):
+        sn.MLP([4, 2], dtype=np.float16)  # NumPy has no float16 sampler (dropout) or BLAS
+    with pytest.raises(ValueError, match=r"sizes\[0\] must be a positive integer, got 4.7"):
+        sn.MLP([4.7, 2])
+    with pytest.raises(ValueError, match=r"sizes\[1\] must be a positive integer, got 0"):
+        sn.MLP([4, 0, 2])
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0, got nan"):
+        sn.MLP([4, 2], weight_decay=float("nan"))
+    with pytest.raises(ValueError, match="in_features must be a positive integer, got -1"):
+        sn.Affine(in_features=-1, out_features=3)
+    with pytest.raises(ValueError, match="out_features must be a positive integer, got 0"):
+        sn.Affine(in_features=2, out_features=0)
+    with pytest.raises(ValueError, match=r"not empty, got shape \(0, 3\)"):
+        sn.Affine(np.zeros((0, 3)))
+    # accuracy takes class labels, as the loss does: not probabilities, not unknown classes
+    with pytest.raises(TypeError, match="integer class labels"):
+        net.accuracy(np.zeros((2, 4)), np.full(2, 0.5))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\], got values from 0 to 5"):
+        net.accuracy(np.zeros((2, 4)), np.array([0, 5]))
+    # complex or text values are not parameters, and the error says which one
+    with pytest.raises(TypeError, match="W1: expected real numbers.*complex"):
+        net.set_params({**net.params, "W1": net.params["W1"] + 1j})
+    with pytest.raises(TypeError, match="b2: expected real numbers.*<U1"):
+        net.set_params({**net.params, "b2": np.array(["a", "b"])})
     with pytest.raises(TypeError, match="hidden layers"):
         sn.Sequential([sn.SoftmaxCrossEntropy()])
 

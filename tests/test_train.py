@@ -12,7 +12,7 @@ from scratchnn.data import load_mnist, make_spirals
 from scratchnn.layers import Affine, IdentityMSE, ReLU, SoftmaxCrossEntropy, Tanh
 from scratchnn.network import MLP, Sequential
 from scratchnn.optim import SGD, Adam
-from scratchnn.regularization import Dropout
+from scratchnn.regularization import BatchNormalization, Dropout
 from scratchnn.serialization import load_model
 from scratchnn.train import (
     Callback,
@@ -134,8 +134,10 @@ def test_bad_arguments():
     net = MLP([2, 2], seed=0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         Trainer(net, batch_size=0)
-    with pytest.raises(ValueError, match="epochs"):
+    with pytest.raises(ValueError, match="epochs must be a positive integer, got 1.5"):
         Trainer(net, epochs=1.5)
+    with pytest.raises(ValueError, match="epochs must be a positive integer, got None"):
+        Trainer(net, epochs=None)
     with pytest.raises(TypeError, match="Optimizer"):
         Trainer(net, optimizer=0.1)
     with pytest.raises(ValueError, match="unknown optimizer"):
@@ -209,6 +211,13 @@ def test_confusion_matrix_and_report_by_hand():
     np.testing.assert_array_equal(confusion_matrix(np.eye(3)[t], pred), cm[:3, :3])
     with pytest.raises(ValueError, match="as many predictions"):
         confusion_matrix(t, pred[:3])
+    # A label outside [0, num_classes) is an error, not a count in some other row.
+    with pytest.raises(ValueError, match=r"\[0, 1\].* -1"):
+        confusion_matrix([-1, 0, 1], [0, 0, 1])
+    with pytest.raises(ValueError, match=r"\[0, 1\].* 3"):
+        confusion_matrix([3, 0], [0, 0], num_classes=2)
+    with pytest.raises(TypeError, match="integer class labels"):
+        confusion_matrix([0.5, 1], [0, 1])
 
 
 # --- callbacks ---------------------------------------------------------------------------
@@ -252,6 +261,29 @@ def test_early_stopping_restores_best_parameters():
         np.testing.assert_array_equal(p, best[name])
 
 
+def _batchnorm_net():
+    return Sequential([Affine(in_features=5, out_features=16, rng=0),
+                       BatchNormalization(16, momentum=0.5), ReLU(),
+                       Affine(in_features=16, out_features=2, rng=1)])
+
+
+def _linear_task(n, seed):
+    x = np.random.default_rng(seed).standard_normal((n, 5))
+    return x, (x[:, 0] + x[:, 1] > 0).astype(int)
+
+
+def test_early_stopping_restores_the_running_statistics_too():
+    x, t = _linear_task(200, 0)
+    xv, tv = _linear_task(100, 1)
+    net = _batchnorm_net()
+    stop = EarlyStopping("val_loss", patience=2)
+    history = Trainer(net, Adam(lr=0.05), epochs=30, batch_size=20, seed=0,
+                      callbacks=[stop]).fit(x, t, xv, tv)
+    assert history.epochs > stop.best_epoch  # it stopped after later, worse epochs
+    # The restored model scores what it was picked for: BatchNorm's statistics came back too.
+    assert evaluate(net, xv, tv)[0] == pytest.approx(stop.best, rel=1e-12)
+
+
 def test_early_stopping_needs_the_metric(spirals):
     x, t, _, _ = spirals
     with pytest.raises(ValueError, match="does not measure"):
@@ -292,6 +324,33 @@ def test_divergence_stops_with_a_clear_message_and_keeps_last_good_parameters(sp
     assert history.epochs == 2 and history.stopped_reason == message
     assert len(history.loss) == 2 * 3 + err.value.iteration
     assert not np.isfinite(history.loss[-1])
+
+
+def test_overflowing_running_statistics_are_divergence_and_are_put_back():
+    # Every loss stays finite here (BatchNorm renormalises), but the running variance
+    # overflows: the model must not come back with running_var = inf.
+    x, t = _linear_task(200, 0)
+    net = _batchnorm_net()
+    with pytest.raises(TrainingDiverged, match="epoch 2.*the end of epoch 1"):
+        Trainer(net, SGD(1e3), epochs=5, batch_size=20, seed=0).fit(x, t)
+    bn = net.layers[1]
+    assert np.isfinite(bn.running_var).all() and np.isfinite(bn.running_mean).all()
+    assert np.isfinite(net.predict(x)).all()
+
+
+def test_divergence_puts_back_the_optimizer_state(spirals):
+    x, t, _, _ = spirals
+    opt = Adam(lr=0.01)
+    good = MLP([2, 16, 3], seed=0)
+    good_opt = Adam(lr=0.01)
+    Trainer(good, good_opt, epochs=2, seed=3).fit(x, t)
+    net = MLP([2, 16, 3], seed=0)
+    with pytest.raises(TrainingDiverged):
+        Trainer(net, opt, epochs=5, seed=3, callbacks=[_ExplodeAt(3)]).fit(x, t)
+    assert opt.steps == good_opt.steps
+    for name, slots in good_opt.state.items():
+        for slot, value in slots.items():
+            np.testing.assert_array_equal(opt.state[name][slot], value, err_msg=name + slot)
 
 
 def test_divergence_in_first_epoch_keeps_initial_parameters(spirals):
@@ -411,6 +470,9 @@ def test_targets_are_checked_once_before_training_and_custom_losses_on_every_ste
     before = net.params["W1"].copy()
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\], got values from 0 to 3"):
         Trainer(net, "sgd", batch_size=10).fit(x, np.arange(30) % 4)
+    # Validation targets too: refused before the first step, named as t_val.
+    with pytest.raises(ValueError, match=r"t_val: labels must lie in \[0, 2\]"):
+        Trainer(net, "sgd", batch_size=10).fit(x, np.arange(30) % 3, x[:10], np.full(10, 9))
     np.testing.assert_array_equal(net.params["W1"], before)
 
     # scratchnn's output layers: checked once by fit, then by each evaluation, not per step.

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import DTypeLike
 
+from ._checks import non_negative_int, positive_int
 from .functions import as_float_array
 from .layers import Layer, _check_dout, _need_forward
 
@@ -44,18 +45,6 @@ def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
 
 def _json_pair(pair: tuple[int, int]) -> int | list[int]:
     return pair[0] if pair[0] == pair[1] else list(pair)
-
-
-def _positive(value: int, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _non_negative(value: int, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-    return int(value)
 
 
 def output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
@@ -156,15 +145,17 @@ class Convolution2D(Layer):
                     "Convolution2D needs W (and b) or in_channels, out_channels and kernel_size"
                 )
             kh, kw = _pair(kernel_size, "kernel_size")
-            W = initialize(init, (out_channels, in_channels, kh, kw), rng=rng, dtype=dtype)
+            shape = (positive_int(out_channels, "out_channels"),
+                     positive_int(in_channels, "in_channels"), kh, kw)
+            W = initialize(init, shape, rng=rng, dtype=dtype)
         W = as_float_array(W)
-        if W.ndim != 4:
-            raise ValueError(f"W must be 4-D (F, C, kh, kw), got shape {W.shape}")
+        if W.ndim != 4 or W.size == 0:
+            raise ValueError(f"W must be 4-D (F, C, kh, kw) and not empty, got shape {W.shape}")
         b = np.zeros(W.shape[0], dtype=W.dtype) if b is None else np.asarray(b, dtype=W.dtype)
         if b.shape != (W.shape[0],):
             raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {b.shape}")
-        self.stride = _positive(stride, "stride")
-        self.pad = _non_negative(pad, "pad")
+        self.stride = positive_int(stride, "stride")
+        self.pad = non_negative_int(pad, "pad")
         self.params = {"W": W, "b": b}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
         self.need_dx = True
@@ -254,8 +245,8 @@ class _Pooling(Layer):
             if self.pool[0] != self.pool[1]:
                 raise ValueError(f"give a stride for the non-square pool {self.pool}")
             stride = self.pool[0]
-        self.stride = _positive(stride, "stride")
-        self.pad = _non_negative(pad, "pad")
+        self.stride = positive_int(stride, "stride")
+        self.pad = non_negative_int(pad, "pad")
         if 2 * self.pad > min(self.pool):
             raise ValueError(f"pad must be at most half the pool size {self.pool}, got {pad}")
         self.x_shape: tuple | None = None
@@ -304,7 +295,10 @@ class MaxPooling2D(_Pooling):
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         windows = self._windows(x, pad_value=-np.inf)
         out = np.full(windows.shape[:4], -np.inf, dtype=windows.dtype)
-        self.argmax = np.zeros(out.shape, dtype=np.int16)
+        # int16 holds the cell index of any usual window in a quarter of int64's memory.
+        cells = self.pool[0] * self.pool[1]
+        index = np.int16 if cells <= np.iinfo(np.int16).max else np.int64
+        self.argmax = np.zeros(out.shape, dtype=index)
         for k, i, j in self._offsets():
             cell = windows[..., i, j]
             better = cell > out

@@ -137,7 +137,7 @@ def one_hot(labels: ArrayLike, num_classes: int, dtype: DTypeLike = np.float64) 
 
 def _check_labels(t: np.ndarray, num_classes: int) -> np.ndarray:
     if t.dtype.kind not in "iu":
-        if t.dtype.kind == "f" and t.size and np.all(t == np.round(t)):
+        if t.dtype.kind == "f" and np.all(t == np.round(t)):  # (an empty array passes)
             t = t.astype(np.int64)
         else:
             raise TypeError(f"integer class labels expected, got dtype {t.dtype}")
@@ -226,6 +226,9 @@ def binary_cross_entropy(y: ArrayLike, t: ArrayLike, eps: float = 0.0) -> float:
         raise ValueError(f"target shape mismatch: expected {y.shape}, got t of shape {t.shape}")
     if np.any((y < 0) | (y > 1)):
         raise ValueError("binary_cross_entropy expects probabilities y in [0, 1]")
+    # (NaN compares false both ways, so it is caught here too.)
+    if not np.all((t >= 0) & (t <= 1)):
+        raise ValueError("binary_cross_entropy expects targets t in [0, 1] (no NaN)")
     # 0 * log(0) is 0 in the limit: a term whose weight is 0 is dropped, not evaluated.
     with np.errstate(divide="ignore", invalid="ignore"):
         pos = np.where(t > 0, t * np.log(y + eps), 0.0)

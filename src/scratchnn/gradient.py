@@ -6,7 +6,8 @@ gradient is and to check backpropagation against it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -82,17 +83,44 @@ def gradient_descent(
 def gradient_check(model, x: ArrayLike, t: ArrayLike, h: float = 1e-5) -> dict[str, float]:
     """Largest relative error between backprop and numerical gradients, per parameter.
 
-    For each named parameter: max_i |g_i - n_i| / max(max_i |g_i|, max_i |n_i|), the largest
-    element error relative to the size of that gradient, so that elements that are nearly
-    zero do not turn rounding noise into huge ratios. Use a float64 model: a correct backward
-    gives about 1e-8 or less; float32 rounding alone gives about 1e-3. Beware of ReLU kinks:
-    a pre-activation within ``h`` of 0 makes the numerical gradient meaningless there.
+    For each named parameter: max_i |g_i - n_i| / max(max_i |g_i|, max_i |n_i|, G / 1000),
+    the largest element error relative to the size of that gradient, so that elements that
+    are nearly zero do not turn rounding noise into huge ratios. G is the largest gradient
+    element of the whole model: a gradient that is tiny next to the others, or zero as a
+    whole (a bias just before BatchNorm), is measured against G / 1000, so that the noise of
+    finite differences (about eps * loss / h) does not read as an error of 100%.
+
+    Use a float64 model: a correct backward gives about 1e-8 or less; float32 rounding
+    alone gives about 1e-3. Beware of ReLU kinks: a pre-activation within ``h`` of 0 makes
+    the numerical gradient meaningless there. The model's layer state (BatchNorm's running
+    statistics) is left as it was.
     """
-    backprop = model.gradient(x, t)
-    numerical = model.numerical_gradient(x, t, h=h)
+    with _kept_layer_state(getattr(model, "layers", ())):
+        backprop = model.gradient(x, t)
+        numerical = model.numerical_gradient(x, t, h=h)
+    sizes = {name: max(_largest(g), _largest(numerical[name])) for name, g in backprop.items()}
+    floor = max(sizes.values(), default=0.0) / 1000
     errors = {}
     for name, g in backprop.items():
-        n = numerical[name]
-        scale = max(float(np.max(np.abs(g), initial=0.0)), float(np.max(np.abs(n), initial=0.0)))
-        errors[name] = float(np.max(np.abs(g - n), initial=0.0)) / scale if scale > 0 else 0.0
+        scale = max(sizes[name], floor)
+        errors[name] = _largest(g - numerical[name]) / scale if scale > 0 else 0.0
     return errors
+
+
+def _largest(a: np.ndarray) -> float:
+    return float(np.max(np.abs(a), initial=0.0))
+
+
+@contextlib.contextmanager
+def _kept_layer_state(layers: Sequence) -> Iterator[None]:
+    """Put the layers' state (BatchNorm's running statistics) back when the block ends.
+
+    Passes in training mode update that state; a gradient computation is not training.
+    """
+    saved = [{k: np.array(v, copy=True) for k, v in layer.state().items()} for layer in layers]
+    try:
+        yield
+    finally:
+        for layer, state in zip(layers, saved, strict=True):
+            if state:
+                layer.load_state(state)

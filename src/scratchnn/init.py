@@ -45,10 +45,13 @@ def _seed_or_rng(seed: int | None, rng: np.random.Generator | None) -> np.random
 
 
 def _float_dtype(dtype: DTypeLike) -> np.dtype:
-    """``dtype`` as a numpy dtype, refused unless it is floating point."""
+    """``dtype`` as a numpy dtype, refused unless it is float32 or float64.
+
+    float16 has no BLAS and no random sampler in NumPy, and longdouble no BLAS either.
+    """
     dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"dtype must be floating point, got {dtype}")
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
     return dtype
 
 

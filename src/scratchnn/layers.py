@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._checks import positive_int
 from .functions import _check_labels, as_float_array, sigmoid, softmax
 
 __all__ = [
@@ -108,10 +109,12 @@ class Affine(Layer):
 
             if in_features is None or out_features is None:
                 raise TypeError("Affine needs W (and b) or in_features and out_features")
-            W = initialize(init, (in_features, out_features), rng=rng, dtype=dtype)
+            shape = (positive_int(in_features, "in_features"),
+                     positive_int(out_features, "out_features"))
+            W = initialize(init, shape, rng=rng, dtype=dtype)
         W = as_float_array(W)
-        if W.ndim != 2:
-            raise ValueError(f"W must be 2-D (d_in, d_out), got shape {W.shape}")
+        if W.ndim != 2 or W.size == 0:
+            raise ValueError(f"W must be 2-D (d_in, d_out) and not empty, got shape {W.shape}")
         b = np.zeros(W.shape[1], dtype=W.dtype) if b is None else np.asarray(b, dtype=W.dtype)
         if b.shape != (W.shape[1],):
             raise ValueError(f"b must have shape ({W.shape[1]},) to match W, got {b.shape}")
@@ -387,16 +390,12 @@ class SoftmaxCrossEntropy(LossLayer):
     def forward(self, x: np.ndarray, t: np.ndarray,  # type: ignore[override]
                 check_input: bool = True) -> float:
         x, t = self._inputs(x, t, check_input)
-        # Softmax is unchanged by subtracting a constant from a row. The batch's largest
-        # score keeps every exponent <= 0 and is one fast reduction (NumPy's per-row
-        # maximum is slow); only a row far below it underflows, and then gets its own.
-        shifted = x - x.max()
+        # Softmax is unchanged by subtracting a constant from a row. Each row's own maximum
+        # keeps its exponents <= 0 and its loss exact: the batch's maximum would be one
+        # faster reduction, but costs a row far below it |offset| * eps of precision.
+        shifted = x - x.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
         total = exp.sum(axis=1, keepdims=True)
-        if total.min() < 1e-20:
-            shifted = x - x.max(axis=1, keepdims=True)
-            exp = np.exp(shifted)
-            total = exp.sum(axis=1, keepdims=True)
         exp /= total
         self.y = exp
         self.t = t

@@ -8,11 +8,14 @@ the order of the layers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from .functions import as_float_array
+from ._checks import positive_int
+from .functions import _check_labels, as_float_array
+from .gradient import _kept_layer_state
 from .gradient import numerical_gradient as _numerical_gradient
 from .init import _float_dtype, _seed_or_rng
 from .layers import (
@@ -78,8 +81,8 @@ class Sequential:
         if not isinstance(self.loss_layer, LossLayer):
             raise TypeError(f"loss must be an output layer (LossLayer), got {loss!r}")
         weight_decay = float(weight_decay)
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        if not 0 <= weight_decay < math.inf:  # NaN fails both comparisons
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
         self.weight_decay = weight_decay
         # Nothing uses the gradient with respect to the data: skip it in the first layer.
         if hasattr(layers[0], "need_dx"):
@@ -135,6 +138,10 @@ class Sequential:
                 raise ValueError(
                     f"{name}: expected shape {own[name].shape}, got {value.shape}"
                 )
+            # float64 into float32 is fine; complex or text values are not numbers it can take.
+            if not np.can_cast(value.dtype, own[name].dtype, casting="same_kind"):
+                raise TypeError(f"{name}: expected real numbers ({own[name].dtype}), got "
+                                f"an array of {value.dtype}")
             own[name][...] = value
 
     def n_params(self) -> int:
@@ -220,13 +227,15 @@ class Sequential:
     def accuracy(self, x, t, batch_size: int | None = 10_000) -> float:
         """Fraction of samples whose predicted class equals ``t`` (labels or one-hot)."""
         t = np.asarray(t)
-        pred = self.predict_classes(x, batch_size)
+        scores = self.predict(x, batch_size)
         if t.ndim == 2 and t.shape[1] > 1:
             t = np.argmax(t, axis=1)
         t = t.reshape(-1)
-        if t.shape != pred.shape:
-            raise ValueError(f"expected {pred.shape[0]} labels, got t of shape {t.shape}")
-        return float(np.mean(pred == t))
+        if t.shape != (len(scores),):
+            raise ValueError(f"expected {len(scores)} labels, got t of shape {t.shape}")
+        # One sigmoid output predicts class 0 or 1.
+        t = _check_labels(t, max(scores.shape[1], 2))
+        return float(np.mean(_classes_of(scores) == t))
 
     # --- backward ----------------------------------------------------------------------
 
@@ -252,12 +261,17 @@ class Sequential:
         return {name: g.copy() for name, g in self.grads.items()}
 
     def numerical_gradient(self, x, t, h: float = 1e-4) -> dict[str, np.ndarray]:
-        """Central-difference gradients of the loss (slow: two forward passes per scalar)."""
+        """Central-difference gradients of the loss (slow: two forward passes per scalar).
+
+        The passes run in training mode; the layers' state (BatchNorm's running statistics)
+        is put back afterwards.
+        """
         x = self._input(x)
-        return {
-            name: _numerical_gradient(lambda _: self.loss(x, t, train=True), p, h=h)
-            for name, p in self.params.items()
-        }
+        with _kept_layer_state(self.layers):
+            return {
+                name: _numerical_gradient(lambda _: self.loss(x, t, train=True), p, h=h)
+                for name, p in self.params.items()
+            }
 
     # --- model files -------------------------------------------------------------------
 
@@ -296,9 +310,9 @@ class MLP(Sequential):
         weight_decay: float = 0.0,
         weight_init_std: float = 0.01,
     ) -> None:
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"sizes must list at least 2 positive widths, got {sizes}")
+        if isinstance(sizes, str) or len(sizes) < 2:
+            raise ValueError(f"sizes must list at least 2 widths, got {sizes!r}")
+        sizes = [positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {activation!r}; expected one of {list(ACTIVATIONS)}"

@@ -155,6 +155,8 @@ class BatchNormalization(Layer):
                 raise ValueError(
                     f"{name}: expected shape ({self.num_features},), got {value.shape}"
                 )
+            if not np.can_cast(value.dtype, self.gamma.dtype, casting="same_kind"):
+                raise TypeError(f"{name}: expected real numbers, got an array of {value.dtype}")
             getattr(self, name)[...] = value
 
     def _axes(self, x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -244,7 +244,7 @@ def load_model(path: str | os.PathLike) -> Sequential:
         raise ValueError(f"{path}: bad architecture in model file ({err})") from err
     try:
         load_arrays(model, arrays)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: {err}") from err
     model.meta = meta
     return model

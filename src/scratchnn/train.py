@@ -16,7 +16,7 @@ A checkpoint (every ``checkpoint_every`` epochs) holds the parameters, the optim
 state, the Generator's state, the history and the callbacks' state, so that
 ``fit(..., resume=checkpoint)`` ends with exactly the parameters of a run that was never
 interrupted. A NaN or infinite loss stops training with :class:`TrainingDiverged`, after
-putting back the parameters from the end of the last good epoch.
+putting back the model and the optimizer's state from the end of the last good epoch.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import positive_int
+from .functions import _check_labels
 from .init import _seed_or_rng
 from .layers import Affine, IdentityMSE
 from .network import OUTPUTS, Sequential, _classes_of
@@ -69,7 +71,8 @@ EPOCH_FIELDS = ("epoch", "loss", "train_acc", "val_acc", "val_loss", "lr", "time
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the model holds the last good parameters.
+    """The loss became NaN or infinite; the model (parameters and layer state) and the
+    optimizer's state are put back as they were at the end of the last good epoch.
 
     ``epoch`` and ``iteration`` (both counted from 1) say where; ``history`` is what was
     recorded up to then.
@@ -203,7 +206,8 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` evaluations.
 
     ``mode`` "max" suits accuracies, "min" losses ("auto": min for names ending in "loss").
-    With ``restore_best`` the model ends with the parameters of its best evaluation.
+    With ``restore_best`` the model ends as it was at its best evaluation: parameters and
+    layer state (BatchNorm's running statistics), which is what the score was measured on.
     """
 
     def __init__(self, monitor: str = "val_acc", patience: int = 3, min_delta: float = 0.0,
@@ -224,7 +228,8 @@ class EarlyStopping(Callback):
         self.best: float | None = None
         self.best_epoch = 0
         self.wait = 0
-        self.best_params: dict[str, np.ndarray] = {}
+        #: the model's arrays (:func:`~scratchnn.serialization.model_arrays`) at its best
+        self.best_arrays: dict[str, np.ndarray] = {}
 
     def on_epoch_end(self, trainer, epoch, logs):
         value = logs[self.monitor]
@@ -236,7 +241,7 @@ class EarlyStopping(Callback):
         if self.best is None or self.sign * (value - self.best) > self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best:
-                self.best_params = {k: p.copy() for k, p in trainer.model.params.items()}
+                self.best_arrays = _snapshot(trainer.model)
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -247,17 +252,18 @@ class EarlyStopping(Callback):
             )
 
     def on_train_end(self, trainer):
-        if self.restore_best and self.best_params:
-            trainer.model.set_params(self.best_params)
+        if self.restore_best and self.best_arrays:
+            load_arrays(trainer.model, self.best_arrays)
 
     def state(self):
+        # The arrays keep their model-file names ("param/W1", "state/1/running_mean").
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                **{f"param/{k}": p for k, p in self.best_params.items()}}
+                **self.best_arrays}
 
     def load_state(self, state):
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
-        self.best_params = {k[len("param/"):]: v for k, v in state.items()
-                            if k.startswith("param/")}
+        self.best_arrays = {k: v for k, v in state.items()
+                            if k.startswith(("param/", "state/"))}
 
 
 class LearningRateSchedule(Callback):
@@ -347,12 +353,16 @@ def evaluate(model: Sequential, x, t, batch_size: int = 1000) -> tuple[float, fl
 
 def confusion_matrix(t, pred, num_classes: int | None = None) -> np.ndarray:
     """cm[i, j] = number of samples of true class i predicted as class j."""
-    t = _labels(t).astype(np.int64)
-    pred = np.asarray(pred).reshape(-1).astype(np.int64)
+    t = _labels(t)
+    pred = np.asarray(pred).reshape(-1)
     if t.shape != pred.shape:
         raise ValueError(f"expected as many predictions as labels, got {pred.shape} and {t.shape}")
     if num_classes is None:
         num_classes = int(max(t.max(initial=0), pred.max(initial=0))) + 1
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    t = _check_labels(t, num_classes)
+    pred = _check_labels(pred, num_classes)
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(cm, (t, pred), 1)
     return cm
@@ -417,10 +427,9 @@ class Trainer:
             raise TypeError(f"expected an Optimizer or its name, got {type(optimizer).__name__}")
         for name, value in (("epochs", epochs), ("batch_size", batch_size),
                             ("eval_every", eval_every), ("checkpoint_every", checkpoint_every)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value}")
-        if eval_subset is not None and (int(eval_subset) != eval_subset or eval_subset < 1):
-            raise ValueError(f"eval_subset must be a positive integer or None, got {eval_subset}")
+            positive_int(value, name)
+        if eval_subset is not None:
+            positive_int(eval_subset, "eval_subset (or None)")
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {cb!r}")
@@ -460,15 +469,17 @@ class Trainer:
         with the same model, optimizer, data and batch size: training continues from it.
         """
         x, t = self._data(x, t, "x", "t")
-        check_steps = not _checks_targets_once(self.model)
-        if not check_steps:
-            # Only the scores' shape matters: one sample of zeros gives it.
-            width = self.model.predict(np.zeros((1, *x.shape[1:]), x.dtype)).shape[1]
-            t = self.model.loss_layer.check_targets(np.empty((len(x), width), x.dtype), t)
         if (x_val is None) != (t_val is None):
             raise ValueError("give both x_val and t_val, or neither")
         if x_val is not None:
             x_val, t_val = self._data(x_val, t_val, "x_val", "t_val")
+        check_steps = not _checks_targets_once(self.model)
+        if not check_steps:
+            # Only the scores' shape matters: one sample of zeros gives it.
+            width = self.model.predict(np.zeros((1, *x.shape[1:]), x.dtype)).shape[1]
+            t = self._targets(t, len(x), width, "t")
+            if x_val is not None:
+                t_val = self._targets(t_val, len(x_val), width, "t_val")
         n = len(x)
         iters = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if iters == 0:
@@ -526,6 +537,14 @@ class Trainer:
                              f"at index {bad[0]})")
         return x, t
 
+    def _targets(self, t: np.ndarray, n: int, width: int, name: str) -> np.ndarray:
+        """``t`` checked by the output layer for n samples of ``width`` scores."""
+        try:
+            return self.model.loss_layer.check_targets(
+                np.empty((n, width), self.model.dtype), t)
+        except (ValueError, TypeError) as err:
+            raise type(err)(f"{name}: {err}") from None
+
     def _progress_bar(self, iters: int):
         if not self.progress:
             return None
@@ -545,7 +564,9 @@ class Trainer:
         xbuf = np.empty((bs, *x.shape[1:]), dtype=x.dtype)
         tbuf = np.empty((bs, *t.shape[1:]), dtype=t.dtype)
         every = max(1, iters // 20)  # progress-bar refreshes per epoch: about 20
-        good = {k: p.copy() for k, p in params.items()}
+        # What a diverged run falls back to: the model and optimizer at the last good epoch.
+        good = _snapshot(model)
+        good_optimizer = _optimizer_snapshot(opt)
         accuracy = ""  # the latest accuracy, shown beside the loss on the progress bar
         started = time.perf_counter() - history.wall_time
         blas_threads = training_blas_threads(model, bs)
@@ -573,21 +594,30 @@ class Trainer:
                         loss = math.nan
                     losses[it + i] = loss
                     if not math.isfinite(loss):
-                        self._diverged(epoch, i + 1, loss, good)
+                        self._diverged(epoch, i + 1, loss, good, good_optimizer)
                     update(params, grads)
                     if bar is not None and (i + 1) % every == 0:
                         recent = losses[it + i + 1 - every : it + i + 1]
                         bar.set_postfix_str(f"loss {np.mean(recent):.4f}{accuracy}",
                                             refresh=False)
                         bar.update(every)
-            if not _all_finite(params):
-                self._diverged(epoch, iters, math.nan, good)
-            for k, p in params.items():
-                good[k][...] = p
+            # BatchNorm's running statistics can overflow while every loss stayed finite.
+            if not _all_finite(model_arrays(model)):
+                self._diverged(epoch, iters, math.nan, good, good_optimizer)
             if bar is not None:
                 bar.update(iters - iters // every * every)
 
-            record = self._evaluate(epoch, x, t, x_val, t_val, losses[it : it + iters])
+            try:
+                record = self._evaluate(epoch, x, t, x_val, t_val, losses[it : it + iters])
+            except ValueError:
+                # Finite weights can still give scores that overflow: divergence too.
+                if all(np.isfinite(model.predict(part[:1000])).all()
+                       for part in (x, x_val) if part is not None):
+                    raise
+                self._diverged(epoch, iters, math.nan, good, good_optimizer)
+            for k, v in model_arrays(model).items():
+                good[k][...] = v
+            good_optimizer = _optimizer_snapshot(opt)
             self.epoch = epoch
             history.wall_time = time.perf_counter() - started
             record["time"] = time.perf_counter() - tic
@@ -615,12 +645,14 @@ class Trainer:
                 record["val_loss"], record["val_acc"] = evaluate(self.model, x_val[:k], t_val[:k])
         return record
 
-    def _diverged(self, epoch: int, iteration: int, loss: float, good: dict) -> None:
-        self.model.set_params(good)
+    def _diverged(self, epoch: int, iteration: int, loss: float, good: dict,
+                  good_optimizer: tuple[dict, int]) -> None:
+        load_arrays(self.model, good)
+        self.optimizer.state, self.optimizer.steps = good_optimizer
         kept = f"the end of epoch {epoch - 1}" if epoch > 1 else "initialisation"
         self.history.stopped_reason = (
             f"training diverged at epoch {epoch}, iteration {iteration} (loss {loss}); "
-            f"kept the parameters from {kept}; try a smaller learning rate "
+            f"put back the model and optimizer from {kept}; try a smaller learning rate "
             f"(it was {self.optimizer.lr:g})"
         )
         raise TrainingDiverged(self.history.stopped_reason, epoch, iteration, self.history)
@@ -759,8 +791,20 @@ def _checks_targets_once(model: Sequential) -> bool:
             and type(model).loss is Sequential.loss)
 
 
-def _all_finite(params: dict[str, np.ndarray]) -> bool:
-    return all(np.isfinite(p).all() for p in params.values())
+def _all_finite(arrays: dict[str, np.ndarray]) -> bool:
+    return all(np.isfinite(a).all() for a in arrays.values())
+
+
+def _snapshot(model: Sequential) -> dict[str, np.ndarray]:
+    """Copies of the model's parameters and layer state, named as in a model file."""
+    return {k: v.copy() for k, v in model_arrays(model).items()}
+
+
+def _optimizer_snapshot(opt: Optimizer) -> tuple[dict, int]:
+    """A copy of the optimizer's state (momenta, ...) and its step count."""
+    state = {name: {slot: a.copy() for slot, a in slots.items()}
+             for name, slots in opt.state.items()}
+    return state, opt.steps
 
 
 def _layer_rng_states(model: Sequential) -> dict[str, dict]:
