@@ -82,6 +82,23 @@ def test_an_mnist_digit_survives_the_round_trip(shared_data):
     assert min(correlations) > 0.6
 
 
+@pytest.mark.parametrize("noise, light", [(8, 0), (15, 0), (0, 80), (8, 80)])
+def test_noise_and_uneven_light_do_not_decide_the_box(noise, light):
+    # A grey page (not white), with sensor noise of `noise` grey levels and light that fades
+    # by `light` levels from left to right. Before the denoising and the fitted background,
+    # specks stretched the bounding box over the whole page and shrank the 7 to a few pixels.
+    clean = to_mnist(np.asarray(_draw_seven(ink=40, paper=170, mode="L"), dtype=np.float64))
+    page = np.asarray(_draw_seven(ink=40, paper=170, mode="L"), dtype=np.float64)
+    page = page - light * np.linspace(0.0, 1.0, page.shape[1])
+    page += np.random.default_rng(0).normal(0.0, noise, page.shape)
+    d = to_mnist(np.clip(page, 0, 255))
+    _check_mnist_like(d)
+    # The same 7, up to the one-pixel shift that rounding the centre of mass may make.
+    best = max(np.corrcoef(np.roll(d, (dy, dx), axis=(0, 1)).ravel(), clean.ravel())[0, 1]
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    assert best > 0.9
+
+
 def test_bad_inputs(tmp_path):
     Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
     with pytest.raises(ValueError, match="blank.png.*blank"):
