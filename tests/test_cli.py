@@ -82,6 +82,18 @@ def test_train_end_to_end(trained, shared_data):
     assert [p.shape for p in model.params.values()] == [(784, 64), (64,), (64, 10), (10,)]
 
 
+def test_evaluate_on_part_of_the_test_set_keeps_the_run_figures(trained, shared_data,
+                                                               capsys, monkeypatch):
+    out, _, _ = trained
+    monkeypatch.setenv("SCRATCHNN_DATA", str(shared_data))
+    before = (out / "confusion_matrix.png").read_bytes()
+    assert cli.main(["evaluate", str(out), "--limit", "300"]) == 0
+    assert ("saved confusion_matrix-first300.png and misclassified-first300.png"
+            in capsys.readouterr().out)
+    assert (out / "confusion_matrix.png").read_bytes() == before
+    assert (out / "misclassified-first300.png").exists()
+
+
 def test_evaluate_end_to_end(trained, shared_data):
     out, _, _ = trained
     figures = out / "evaluation"
@@ -198,6 +210,16 @@ def test_truncated_model_file_is_a_clear_error(trained, tmp_path, capsys):
         cli.main(["evaluate", str(broken), "--debug"])
 
 
+def test_predict_answers_for_the_readable_images_and_fails_for_the_others(trained, tmp_path):
+    out, _, _ = trained
+    seven = _draw("7", tmp_path / "seven.png")
+    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
+    code, stdout, stderr = _run("predict", out / "model.npz", tmp_path / "blank.png", seven)
+    assert code == 1
+    assert stdout.startswith(f"{seven}: 7 (")
+    assert "blank.png: the image is blank" in stderr
+
+
 def test_predict_refuses_models_that_do_not_read_digits(tmp_path, capsys):
     cli.main(["train", "--dataset", "xor", "--epochs", "1", "--out", str(tmp_path / "xor"),
               "--no-plots"])
@@ -245,6 +267,41 @@ def test_resume_through_the_command_line(shared_data, tmp_path, monkeypatch, cap
             "--epochs N with N > 3") in capsys.readouterr().err
     assert cli.main(["train", "--resume", str(tmp_path / "cut"), "--epochs", "2"]) == 2
     assert "--epochs 2 is not more than that" in capsys.readouterr().err
+    # An option that would change the run is refused, not silently dropped; the same
+    # value as the run's is fine (4 epochs: one more).
+    assert cli.main(["train", "--resume", str(tmp_path / "cut"), "--epochs", "4", "--lr",
+                     "0.5", "--hidden", "32", "--optimizer", "momentum", "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert "leave out --hidden 32 (the run has 16), --lr 0.5 (the run has 0.05), or" in err
+    assert "--optimizer" not in err
+    assert cli.main(["train", "--resume", str(tmp_path / "cut"), "--epochs", "4", "--lr",
+                     "0.05", "--no-plots"]) == 0
+    assert "(training " in capsys.readouterr().out
+    assert cli.main(["train", "--resume", str(tmp_path / "nothing")]) == 1
+    assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_options_that_would_be_ignored_or_overwrite_a_run_are_refused(tmp_path, capsys):
+    for args, message in [
+        (["--model", "convnet", "--hidden", "10"], "--hidden shape the MLP; --model convnet"),
+        (["--momentum", "0.5"], "--momentum is for --optimizer momentum or nesterov, not adam"),
+        (["--optimizer", "momentum", "--momentum", "2"], "expected a fraction in [0, 1)"),
+        (["--hidden", "10,,5"], "comma-separated layer widths"),
+    ]:
+        assert cli.main(["train", "--dataset", "xor", *args]) == 2, args
+        assert message in capsys.readouterr().err
+    a_file = tmp_path / "afile"
+    a_file.write_text("notes")
+    assert cli.main(["train", "--dataset", "xor", "--out", str(a_file)]) == 2
+    assert f"--out {a_file} is a file" in capsys.readouterr().err
+    run = tmp_path / "run"
+    assert cli.main(["train", "--dataset", "xor", "--epochs", "1", "--out", str(run),
+                     "--no-plots"]) == 0
+    assert "1 epoch, batch size" in capsys.readouterr().out
+    before = (run / "model.npz").read_bytes()
+    assert cli.main(["train", "--dataset", "spirals", "--out", str(run)]) == 2
+    assert "already holds a run (model.npz and checkpoint.npz)" in capsys.readouterr().err
+    assert (run / "model.npz").read_bytes() == before
 
 
 def test_divergence_is_reported_in_one_line(tmp_path, capsys):
@@ -317,6 +374,10 @@ def test_evaluate_and_plot_a_model_of_points(tmp_path, capsys):
     assert "2-D points, not pictures" in capsys.readouterr().err
     assert cli.main(["plot", "curves", str(run / "model.npz")]) == 1
     assert "not a history.json written by scratchnn train" in capsys.readouterr().err
+    assert cli.main(["plot", "weights", str(run), "-o", str(tmp_path / "w.png")]) == 2
+    assert "takes 2 inputs, not a square grey picture" in capsys.readouterr().err
+    assert cli.main(["plot", "activations", str(run)]) == 2
+    assert "plot activations draws from no file" in capsys.readouterr().err
 
 
 def test_evaluate_a_checkpoint_finds_its_data_set(tmp_path, capsys):

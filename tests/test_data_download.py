@@ -166,6 +166,7 @@ def assert_failed_cleanly(cache: Path, info: pytest.ExceptionInfo, *expected: st
     for text in expected:
         assert text in message
     assert files_under(cache) == [], "a failed download left files in the cache"
+    assert not (cache / "fashion-mnist").exists(), "a failed download left an empty folder"
     return message
 
 

@@ -129,3 +129,11 @@ def test_gradient_check_of_a_gradient_that_is_zero_and_of_batchnorm_state():
     leaky = sn.Sequential([LeakyBias(in_features=4, out_features=6, rng=0, dtype=np.float64),
                            *net.layers[1:]])
     assert sn.gradient_check(leaky, x, t)["b1"] > 0.5
+
+
+def test_gradient_check_of_a_float32_model_warns():
+    net = sn.MLP([3, 4, 2], seed=0)
+    x, t = np.random.default_rng(0).standard_normal((4, 3)), np.array([0, 1, 1, 0])
+    with pytest.warns(UserWarning, match="not float64.*dtype=np.float64"):
+        errors = sn.gradient_check(net, x, t)
+    assert set(errors) == {"W1", "b1", "W2", "b2"}

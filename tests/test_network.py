@@ -172,6 +172,8 @@ def test_network_errors_are_clear():
         net.accuracy(np.zeros((2, 4)), np.full(2, 0.5))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\], got values from 0 to 5"):
         net.accuracy(np.zeros((2, 4)), np.array([0, 5]))
+    with pytest.raises(ValueError, match="scores contain NaN"):  # not "class 0, correct"
+        net.accuracy(np.array([[np.nan, 0, 0, 0]]), np.array([0]))
     # complex or text values are not parameters, and the error says which one
     with pytest.raises(TypeError, match="W1: expected real numbers.*complex"):
         net.set_params({**net.params, "W1": net.params["W1"] + 1j})

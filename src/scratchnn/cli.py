@@ -176,7 +176,12 @@ class _EpochTable(Callback):
 
 
 #: Defaults of ``scratchnn train`` options left out, for MNIST and Fashion-MNIST ...
-_TRAIN_DEFAULTS = {"optimizer": "adam", "lr": None, "epochs": 10, "batch_size": 100}
+_TRAIN_DEFAULTS = {"dataset": "mnist", "model": "mlp", "hidden": [256], "activation": "relu",
+                   "init": "auto", "optimizer": "adam", "lr": None, "momentum": 0.9,
+                   "weight_decay": 0.0, "epochs": 10, "batch_size": 100, "seed": 0,
+                   "dtype": "float32", "limit": None, "eval_subset": 10_000,
+                   "schedule": "cosine", "patience": 0, "val_split": None,
+                   "checkpoint_every": 1}
 #: ... and what suits the small data sets better (lr None: the optimizer's own).
 _DATASET_DEFAULTS = {
     "xor": {"epochs": 50, "lr": 0.01},
@@ -194,26 +199,34 @@ _RUN_OPTIONS = ("dataset", "model", "hidden", "activation", "init", "optimizer",
 
 
 def cmd_train(args) -> int:
+    # The parser leaves every run option None unless it is on the command line.
+    given = {key: getattr(args, key) for key in _RUN_OPTIONS if getattr(args, key) is not None}
     checkpoint = None
+    earlier_training = 0.0  # seconds that the resumed run had trained before
     if args.resume:
         checkpoint = _in_run(args.resume, "checkpoint.npz")
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"{checkpoint}: no such checkpoint (a run folder holds "
+                                    "checkpoint.npz once its first epoch is done)")
         meta = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,))[1]
         saved, done = meta["metadata"]["options"], meta["training"]["epoch"]
-        epochs = args.epochs
+        _check_resume_options(given, saved, checkpoint)
+        earlier_training = meta["training"]["history"].get("wall_time", 0.0)
         for key in _RUN_OPTIONS:
             setattr(args, key, saved.get(key, 0.0 if key == "val_split" else None))
-        if epochs is not None:
-            args.epochs = epochs
+        if "epochs" in given:
+            args.epochs = given["epochs"]
         if done >= args.epochs:
-            why = (f"--epochs {args.epochs} is not more than that" if epochs is not None
+            why = (f"--epochs {args.epochs} is not more than that" if "epochs" in given
                    else f"that is all the {args.epochs} epochs it was started with")
             raise UsageError(f"the run in {checkpoint} has trained {done} epochs; {why}: "
                              f"pass --epochs N with N > {done} to train it further")
         args.out = args.out or str(checkpoint.parent)
     else:
-        defaults = {**_TRAIN_DEFAULTS, **_DATASET_DEFAULTS.get(args.dataset, {})}
-        for key, value in defaults.items():
-            if getattr(args, key) is None:
+        _check_options_apply(given)
+        dataset = given.get("dataset", _TRAIN_DEFAULTS["dataset"])
+        for key, value in {**_TRAIN_DEFAULTS, **_DATASET_DEFAULTS.get(dataset, {})}.items():
+            if key not in given:
                 setattr(args, key, value)
     if args.patience and args.val_split is None:
         # Early stopping decides on the data it watches: never let that be the test set.
@@ -224,8 +237,7 @@ def cmd_train(args) -> int:
         raise UsageError("--patience needs a validation set: give --val-split a fraction > 0")
     args.val_split = args.val_split or 0.0
     options = {key: getattr(args, key) for key in _RUN_OPTIONS}
-    out = Path(args.out or Path("runs") / f"{args.dataset}-{args.model}-"
-               f"{time.strftime('%Y%m%d-%H%M%S')}")
+    out = _output_folder(args, checkpoint)
     dtype = np.dtype(args.dtype)
 
     started = time.perf_counter()
@@ -256,7 +268,7 @@ def cmd_train(args) -> int:
         held_out = f"testing on {len(ds.x_test):,}"
     print(f"training {type(model).__name__} ({model.n_params():,} parameters) on "
           f"{args.dataset}: {len(x_train):,} samples, {held_out}; {optimizer!r}, "
-          f"{args.epochs} epochs, batch size {args.batch_size}")
+          f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}, batch size {args.batch_size}")
     try:
         history = trainer.fit(x_train, t_train, x_val, t_val, resume=checkpoint)
     except KeyboardInterrupt:
@@ -292,9 +304,60 @@ def cmd_train(args) -> int:
     elapsed = time.perf_counter() - started
     result = f"test accuracy {100 * test_acc:.2f}%" if test_acc is not None else "done"
     saved = "model.npz and history" if args.no_plots else "model.npz, history and plots"
-    print(f"{result} in {elapsed:.1f} s (training {history.wall_time:.1f} s); "
-          f"saved {saved} in {out}")
+    training = f"training {history.wall_time - earlier_training:.1f} s"
+    if checkpoint is not None:
+        training += f", {history.wall_time:.1f} s over all sessions"
+    print(f"{result} in {elapsed:.1f} s ({training}); saved {saved} in {out}")
     return 0
+
+
+def _output_folder(args, checkpoint: Path | None) -> Path:
+    """--out, checked before any work: a folder, and not another run's (but the resumed)."""
+    if args.out is None:
+        stem = Path("runs") / f"{args.dataset}-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out, n = stem, 1
+        while out.exists():  # two runs started within the same second
+            n += 1
+            out = stem.with_name(f"{stem.name}-{n}")
+        return out
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder for the run's files")
+    if checkpoint is None or out.resolve() != checkpoint.parent.resolve():
+        earlier = [name for name in ("model.npz", "checkpoint.npz") if (out / name).exists()]
+        if earlier:
+            raise UsageError(f"--out {out} already holds a run ({' and '.join(earlier)}); "
+                             f"give another folder, or continue it with --resume {out}")
+    return out
+
+
+def _check_resume_options(given: dict, saved: dict, checkpoint: Path) -> None:
+    """A resumed run keeps its settings: an option that would change one is an error."""
+    changed = [f"--{key.replace('_', '-')} {_shown(value)} (the run has "
+               f"{_shown(saved.get(key))})"
+               for key, value in given.items() if key != "epochs" and value != saved.get(key)]
+    if changed:
+        raise UsageError(f"{checkpoint} continues with the settings it was started with; "
+                         f"leave out {', '.join(changed)}, or start a new run without --resume")
+
+
+def _check_options_apply(given: dict) -> None:
+    """Options that the chosen model or optimizer would ignore are refused, not dropped."""
+    model = given.get("model", _TRAIN_DEFAULTS["model"])
+    mlp_only = [f"--{key}" for key in ("hidden", "activation", "init") if key in given]
+    if model != "mlp" and mlp_only:
+        raise UsageError(f"{', '.join(mlp_only)} shape the MLP; --model {model} has a fixed "
+                         "architecture")
+    optimizer = given.get("optimizer", _TRAIN_DEFAULTS["optimizer"])
+    if "momentum" in given and optimizer not in ("momentum", "nesterov"):
+        raise UsageError(f"--momentum is for --optimizer momentum or nesterov, not {optimizer}")
+
+
+def _shown(value) -> str:
+    """An option's value as it is written on the command line."""
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "''"
+    return str(value)
 
 
 def _validation_split(ds: Dataset, fraction: float):
@@ -388,12 +451,15 @@ def cmd_evaluate(args) -> int:
     for i, name in enumerate(names):
         print(f"{name:<{width}}" + "".join(f"{v:>{cell}d}" for v in cm[i]))
     out = Path(args.out) if args.out else model_file.parent
-    plots.plot_confusion_matrix(cm, names, path=out / "confusion_matrix.png")
-    saved = "confusion_matrix.png"
+    # Figures of part of the test set get their own names: the run's stay as they are.
+    part = f"-first{args.limit}" if args.limit else ""
+    saved = f"confusion_matrix{part}.png"
+    plots.plot_confusion_matrix(cm, names, path=out / saved)
     if _is_images(ds):
+        misclassified = f"misclassified{part}.png"
         plots.plot_misclassified(ds.x_test, ds.t_test, pred, probs, names,
-                                 image_shape=_display_shape(ds), path=out / "misclassified.png")
-        saved += " and misclassified.png"
+                                 image_shape=_display_shape(ds), path=out / misclassified)
+        saved += f" and {misclassified}"
     print(f"saved {saved} in {out}")
     return 0
 
@@ -404,13 +470,23 @@ def cmd_predict(args) -> int:
     if int(np.prod(shape)) != 28 * 28:
         raise UsageError(f"predict reads 28x28 digits; this model takes inputs of shape {shape}")
     classes = getattr(model, "meta", {}).get("metadata", {}).get("classes")
-    digits = np.stack([load_digit(path) for path in args.images]).astype(model.dtype)
-    _, probs = _predictions(model, digits.reshape(len(digits), *shape))
-    for path, p in zip(args.images, probs, strict=True):
-        top = np.argsort(p)[::-1][: args.top]
-        ranked = "  ".join(f"{classes[k] if classes else k} ({100 * p[k]:.1f}%)" for k in top)
-        print(f"{path}: {ranked}")
-    return 0
+    # One unreadable picture is reported and skipped: the others still get their answer.
+    paths, digits = [], []
+    for path in args.images:
+        try:
+            digits.append(load_digit(path))
+            paths.append(path)
+        except (OSError, ValueError) as err:
+            print(f"scratchnn predict: error: {_one_line(err)}", file=sys.stderr)
+    if digits:
+        x = np.stack(digits).astype(model.dtype).reshape(len(digits), *shape)
+        _, probs = _predictions(model, x)
+        for path, p in zip(paths, probs, strict=True):
+            top = np.argsort(p)[::-1][: args.top]
+            ranked = "  ".join(f"{classes[k] if classes else k} ({100 * p[k]:.1f}%)"
+                               for k in top)
+            print(f"{path}: {ranked}")
+    return 0 if len(paths) == len(args.images) else 1
 
 
 # --- plot --------------------------------------------------------------------------------
@@ -424,6 +500,9 @@ def _elongated(x: np.ndarray) -> float:
     return float(x[0] ** 2 / 20 + x[1] ** 2)
 
 
+#: Figures drawn from formulas alone, not from a model or history file.
+_FIGURES_WITHOUT_FILE = ("activations", "activation-histograms", "gradient-descent")
+
 #: The book's functions for gradient descent: f, start point, learning rate, steps.
 _DESCENT_FUNCTIONS = {
     "sphere": (_sphere, (-3.0, 4.0), 0.1, 20),  # chapter 4: x0^2 + x1^2
@@ -433,6 +512,8 @@ _DESCENT_FUNCTIONS = {
 
 def cmd_plot(args) -> int:
     out = Path(args.output or f"{args.figure}.png")
+    if args.source is not None and args.figure in _FIGURES_WITHOUT_FILE:
+        raise UsageError(f"plot {args.figure} draws from no file; got {args.source!r}")
     if args.figure == "activations":
         plots.plot_activations(path=out)
     elif args.figure == "activation-histograms":
@@ -465,6 +546,10 @@ def cmd_plot(args) -> int:
     else:
         model = load_model(_in_run(args.source, "model.npz"))
         if args.figure == "weights":
+            W = model.params["W1"]
+            if W.ndim == 2 and math.isqrt(W.shape[0]) ** 2 != W.shape[0]:
+                raise UsageError(f"{args.source}: its first layer takes {W.shape[0]} inputs, "
+                                 "not a square grey picture: its weights do not show as images")
             plots.plot_first_layer_weights(model, path=out)
         else:
             ds = _model_dataset(model, args)
@@ -544,8 +629,9 @@ def _seed(text: str) -> int:
 
 def _sizes(text: str) -> list[int]:
     """'256' or '100,50' or '' (no hidden layer) -> [256] / [100, 50] / []."""
+    text = text.replace(" ", "")
     try:
-        return [int(s) for s in text.replace(" ", "").split(",") if s]
+        return [int(s) for s in text.split(",")] if text else []
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated layer widths such as 100,50, got {text!r}") from None
@@ -557,6 +643,18 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action):
         if action.default is None or action.nargs == 0 or "(default" in (action.help or ""):
             return action.help
+        if isinstance(action.default, list):  # as it is typed: 5,8,6,3
+            return f"{action.help} (default: {_shown(action.default)})"
+        return super()._get_help_string(action)
+
+
+class _TrainFormatter(_DefaultsFormatter):
+    """``train``'s run options are None in the parser: show their defaults from cmd_train."""
+
+    def _get_help_string(self, action):
+        default = _TRAIN_DEFAULTS.get(action.dest)
+        if action.default is None and default is not None and "(default" not in action.help:
+            return f"{action.help} (default: {_shown(default)})"
         return super()._get_help_string(action)
 
 
@@ -581,50 +679,52 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     # train
     p = sub.add_parser(
-        "train", parents=[debug], formatter_class=fmt, help="train a network",
+        "train", parents=[debug], formatter_class=_TrainFormatter, help="train a network",
         description="Train a network and save model.npz, history.json/.csv and plots. "
                     "With no options: a 784-256-10 ReLU MLP on MNIST (about 98% test "
                     "accuracy in a minute or two).")
-    p.add_argument("--dataset", choices=DATASETS, default="mnist", help="data set")
-    p.add_argument("--model", choices=MODELS, default="mlp", help="network type")
-    p.add_argument("--hidden", type=_sizes, default=[256], metavar="SIZES",
-                   help="hidden layer widths of the MLP, comma-separated, e.g. 100,50 "
-                        "(default: 256)")
-    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
+    # Run options default to None here and get their defaults (_TRAIN_DEFAULTS) in
+    # cmd_train, which so knows what the command line gave: --resume must refuse those.
+    p.add_argument("--dataset", choices=DATASETS, help="data set")
+    p.add_argument("--model", choices=MODELS, help="network type")
+    p.add_argument("--hidden", type=_sizes, metavar="SIZES",
+                   help="hidden layer widths of the MLP, comma-separated, e.g. 100,50; '' for "
+                        "none (softmax regression) (default: 256)")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS),
                    help="hidden activation of the MLP")
-    p.add_argument("--init", choices=INITS, default="auto",
+    p.add_argument("--init", choices=INITS,
                    help="weight initialisation of the MLP (auto: He for ReLU, else Xavier)")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=None,
                    help="optimizer (default: adam; sgd for catvnoncat)")
     p.add_argument("--lr", type=_positive_float, default=None,
                    help="learning rate (default: the optimizer's own, 0.001 for Adam; 0.01 "
                         "for the toy sets and catvnoncat)")
-    p.add_argument("--momentum", type=float, default=0.9,
+    p.add_argument("--momentum", type=_fraction,
                    help="momentum of the momentum and nesterov optimizers")
-    p.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
+    p.add_argument("--weight-decay", type=_non_negative_float,
                    help="L2 penalty lambda on the weights")
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help="number of epochs (default: 10; 50 for the toy sets and catvnoncat; "
                         "with --resume, the saved run's)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="mini-batch size (default: 100; 32 for catvnoncat)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of initialisation and shuffling")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+    p.add_argument("--seed", type=_seed, help="seed of initialisation and shuffling")
+    p.add_argument("--dtype", choices=("float32", "float64"),
                    help="floating-point type of the network")
-    p.add_argument("--schedule", choices=("none", "step", "cosine"), default="cosine",
+    p.add_argument("--schedule", choices=("none", "step", "cosine"),
                    help="learning-rate schedule over the epochs")
-    p.add_argument("--patience", type=_non_negative_int, default=0,
+    p.add_argument("--patience", type=_non_negative_int,
                    help="stop when validation accuracy has not improved for this many "
                         "epochs and keep the best epoch's weights (0: never)")
     p.add_argument("--val-split", type=_fraction, default=None, metavar="FRACTION",
                    help="hold out this fraction of the training set for validation; "
                         "the test set is then used once, at the end (with --patience: 0.1 "
                         "unless given)")
-    p.add_argument("--eval-subset", type=_non_negative_int, default=10_000, metavar="N",
+    p.add_argument("--eval-subset", type=_non_negative_int, metavar="N",
                    help="measure accuracies each epoch on the first N samples (0: all)")
-    p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--limit", type=_positive_int, metavar="N",
                    help="use only the first N training and test samples (quick tries)")
-    p.add_argument("--checkpoint-every", type=_non_negative_int, default=1, metavar="N",
+    p.add_argument("--checkpoint-every", type=_non_negative_int, metavar="N",
                    help="write OUT/checkpoint.npz every N epochs (0: never)")
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue the run saved in this checkpoint (or its folder) with its "
@@ -728,7 +828,9 @@ def _version() -> str:
 
 
 def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
+    """The error's message in one line; a message's details after a blank line are left
+    to --debug."""
+    text = " ".join(str(err).split("\n\n")[0].split())
     if isinstance(err, (ValueError, TypeError, OSError, RuntimeError)) and text:
         return text
     return f"{type(err).__name__}: {text}" if text else type(err).__name__

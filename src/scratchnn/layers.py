@@ -365,7 +365,8 @@ class LossLayer(Layer):
         if x.shape[0] == 0:
             raise ValueError(f"empty batch: scores have shape {x.shape}")
         if not np.isfinite(x).all():
-            raise ValueError("scores contain NaN or inf (has training diverged?)")
+            raise ValueError("scores contain NaN or inf: the input x holds NaN or inf, or "
+                             "training has diverged")
         return x
 
 

@@ -233,6 +233,8 @@ class Sequential:
         t = t.reshape(-1)
         if t.shape != (len(scores),):
             raise ValueError(f"expected {len(scores)} labels, got t of shape {t.shape}")
+        if not np.isfinite(scores).all():
+            raise ValueError("scores contain NaN or inf: x holds NaN or inf, or the weights do")
         # One sigmoid output predicts class 0 or 1.
         t = _check_labels(t, max(scores.shape[1], 2))
         return float(np.mean(_classes_of(scores) == t))

@@ -248,7 +248,7 @@ class EarlyStopping(Callback):
             trainer.stop_training = True
             trainer.history.stopped_reason = (
                 f"early stopping at epoch {epoch}: {self.monitor} has not improved on "
-                f"{self.best:.4g} (epoch {self.best_epoch}) for {self.wait} evaluations"
+                f"{self.best:#.4g} (epoch {self.best_epoch}) for {self.wait} evaluations"
             )
 
     def on_train_end(self, trainer):

@@ -18,6 +18,7 @@ Missing files are downloaded from the mirrors into the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -299,6 +300,8 @@ def _download(url: str, spec: DatasetSpec, name: str, timeout: float) -> Fetched
     except BaseException:
         # BaseException: Ctrl-C in the middle of a download must not leave a .part behind.
         tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # nor an empty folder (rmdir refuses a full one)
+            folder.rmdir()
         raise
 
 
@@ -348,13 +351,14 @@ def _not_found_message(
     elif not mirrors:
         tried.append("  - no download: this data set has no public mirror")
     tried_text = "\n".join(tried)
-    # What to do comes first: the command line squeezes this message into one line.
+    # What to do comes first: the command line shows only that, the part before the blank
+    # line (--debug shows all).
     return (
         f"{spec.title}: {len(missing)} file(s) not found and not downloaded: "
         f"{', '.join(published_name(n) for n in missing)}.{_misplaced_hint(spec, places)}\n"
         f"To fix: copy the files ({all_files}) into a folder DIR/{spec.folder}/ and pass "
-        f"data_dir=DIR (scratchnn --data-dir DIR) or set SCRATCHNN_DATA=DIR; or connect to "
-        f"the internet and try again.\n"
+        f"data_dir=DIR (on the command line: scratchnn train --data-dir DIR) or set "
+        f"SCRATCHNN_DATA=DIR; or connect to the internet and try again.\n\n"
         f"Looked for each as NAME.gz and as plain NAME in:\n{describe_places(places)}\n"
         f"What was tried:\n{tried_text}"
     )
