@@ -82,6 +82,13 @@ def test_an_mnist_digit_survives_the_round_trip(shared_data):
     assert min(correlations) > 0.6
 
 
+def _similarity(a, b):
+    """Correlation of two digits, up to the one-pixel shift that rounding the centre of
+    mass may make."""
+    return max(np.corrcoef(np.roll(a, (dy, dx), axis=(0, 1)).ravel(), b.ravel())[0, 1]
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
 @pytest.mark.parametrize("noise, light", [(8, 0), (15, 0), (0, 80), (8, 80)])
 def test_noise_and_uneven_light_do_not_decide_the_box(noise, light):
     # A grey page (not white), with sensor noise of `noise` grey levels and light that fades
@@ -93,10 +100,41 @@ def test_noise_and_uneven_light_do_not_decide_the_box(noise, light):
     page += np.random.default_rng(0).normal(0.0, noise, page.shape)
     d = to_mnist(np.clip(page, 0, 255))
     _check_mnist_like(d)
-    # The same 7, up to the one-pixel shift that rounding the centre of mass may make.
-    best = max(np.corrcoef(np.roll(d, (dy, dx), axis=(0, 1)).ravel(), clean.ravel())[0, 1]
-               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
-    assert best > 0.9
+    assert _similarity(d, clean) > 0.9
+
+
+def test_dark_corners_of_a_photo_are_not_ink():
+    clean = to_mnist(np.asarray(_draw_seven(mode="L"), dtype=np.float64))
+    page = np.asarray(_draw_seven(mode="L"), dtype=np.float64)
+    y, x = np.indices(page.shape)
+    r2 = ((2 * y / page.shape[0] - 1) ** 2 + (2 * x / page.shape[1] - 1) ** 2) / 2
+    d = to_mnist(page * (1 - 0.6 * r2))  # the corners get 60% less light
+    _check_mnist_like(d)
+    assert _similarity(d, clean) > 0.9
+
+
+def test_thin_pen_strokes_and_digits_that_fill_their_picture():
+    one = Image.new("L", (100, 100), 255)
+    ImageDraw.Draw(one).line([(50, 15), (50, 85)], fill=0, width=1)  # a 1-pixel pen
+    d = to_mnist(np.asarray(one, dtype=np.float64))
+    rows, cols = np.flatnonzero(d.any(axis=1)), np.flatnonzero(d.any(axis=0))
+    assert rows[-1] - rows[0] + 1 >= 20 and cols[-1] - cols[0] + 1 <= 3
+    # A 7 drawn edge to edge (a tight crop): its ink lies on the frame, which is
+    # still mostly paper.
+    crop = Image.new("L", (60, 80), 255)
+    ImageDraw.Draw(crop).line([(0, 2), (59, 2), (20, 79)], fill=0, width=6)
+    d = to_mnist(np.asarray(crop, dtype=np.float64))
+    _check_mnist_like(d)
+    rows = np.flatnonzero(d.any(axis=1))
+    assert d[rows[0] : rows[0] + 2].sum() > 5  # the 7's bar is there, at the top
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (2, 2), (3, 3), (9, 1)])
+def test_pictures_of_a_few_pixels(shape):
+    a = np.zeros(shape)
+    a.flat[a.size // 2] = 1.0
+    d = to_mnist(a)  # one bright pixel, scaled up to the 20-pixel box
+    assert d.max() == pytest.approx(1.0) and (d > 0.5).sum() >= 100
 
 
 def test_bad_inputs(tmp_path):

@@ -6,19 +6,20 @@ its centre of mass lies at the centre, white ink on a black background. A photo 
 drawing has to go through the same steps before a network trained on MNIST can read it:
 
 1. to grey; a transparent background takes the colour opposite to the ink;
-2. shrink a large picture to at most 512 pixels a side and take a 3x3 median, which removes
-   speckle (sensor noise, paper grain) and keeps strokes;
-3. invert when the background (judged by the border of the picture) is light;
-4. subtract the background: a plane fitted to the border, so that light falling across
-   the page is not taken for ink; scale the strongest ink to 1 and drop what is within
-   the noise of the border or fainter than ``NOISE_FLOOR``;
-5. crop to the ink's bounding box, leaving out stray specks (the outermost 0.5% of the ink
-   on each side), and scale its longer side to 20 pixels;
-6. paste into 28x28 with the centre of mass at pixel (14, 14), as in MNIST.
+2. invert when the paper (the picture's frame) is light;
+3. subtract the paper: a smooth surface fitted to the frame, so that light falling unevenly
+   across the page is not taken for ink;
+4. when the paper is noisy (sensor noise, grain), take a 3x3 median, which keeps strokes;
+5. scale the strongest ink to 1 and drop what is fainter than ``NOISE_FLOOR`` or within
+   the noise;
+6. crop to the ink's bounding box, without stray specks apart from the digit, and scale
+   its longer side to 20 pixels;
+7. paste into 28x28 with the centre of mass at pixel (14, 14), as in MNIST.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -31,10 +32,15 @@ SIZE = 28
 BOX = 20
 #: Ink fainter than this (on the 0-1 scale of the strongest ink) counts as background.
 NOISE_FLOOR = 0.15
-#: Larger pictures are shrunk to this many pixels a side before they are cleaned.
-WORKING_SIZE = 512
-#: Fraction of the ink mass that may lie outside the bounding box on each side (specks).
-STRAY_INK = 0.005
+#: Pixel noise (standard deviation, on the 0-1 scale) above which a picture is denoised.
+NOISY = 0.02
+#: Pictures smaller than this many pixels a side are too small for statistics: their paper
+#: is taken as flat and noiseless.
+SMALL = 16
+#: Larger pictures are shrunk (averaging) to below this many pixels before their median.
+MEDIAN_PIXELS = 4_000_000
+#: Specks apart from the digit that hold less than this fraction of the ink are left out.
+STRAY_INK = 0.01
 
 
 def load_digit(path: str | os.PathLike) -> np.ndarray:
@@ -84,14 +90,19 @@ def to_mnist(image) -> np.ndarray:
     low, high = float(g.min()), float(g.max())
     if high - low < 1e-6:
         raise ValueError("the image is blank (one uniform colour): no digit to read")
-    g = _denoise((g - low) / (high - low))
+    # One new array, then in place: a photo's pixels take 100 MB per copy.
+    g = (g - low) / (high - low)
 
-    border_mask = _border(g.shape)
-    if g[border_mask].mean() > 0.5:  # dark ink on light paper: MNIST is light ink on black
-        g = 1.0 - g
-    g = g - _background(g, border_mask)
-    residual = g[border_mask]
-    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))  # robust std
+    # Paper covers most of the picture's frame, even where the digit touches it or light
+    # darkens the corners: light paper means dark ink, and MNIST is light ink on black.
+    border = _border(g.shape)
+    if np.median(g[border]) > 0.5:
+        np.subtract(1.0, g, out=g)
+    g -= _background(g, border)
+    noise = _noise(g) if min(g.shape) >= SMALL else 0.0
+    if noise > NOISY:  # speckle: a median keeps strokes (only 1-pixel lines would go)
+        g = _median3(g)
+        noise = _noise(g)
     ink = float(g.max())
     if ink <= 4 * noise or ink < 1e-6:
         raise ValueError("no ink found: the digit is too faint against its background")
@@ -121,16 +132,42 @@ def to_mnist(image) -> np.ndarray:
     return out
 
 
-def _denoise(g: np.ndarray) -> np.ndarray:
-    """A picture larger than WORKING_SIZE shrunk to it (averaging), then a 3x3 median."""
+def _sample(a: np.ndarray, most: int = 250_000) -> tuple[slice, slice]:
+    """Row and column steps that leave at most about ``most`` pixels of ``a``: statistics
+    of a photo do not need all its millions of pixels."""
+    step = max(1, math.ceil(math.sqrt(a.size / most)))
+    return slice(None, None, step), slice(None, None, step)
+
+
+def _noise(g: np.ndarray) -> float:
+    """The standard deviation of the paper's noise, once the paper is about 0 and ink above.
+
+    Two estimates, each misled by something else, and the smaller is taken. Paper is most
+    of a picture and ink its upper tail, so the lower half of the pixels is paper: for
+    Gaussian noise its quartile lies 0.6745 standard deviations below its median (wrong
+    when ink fills the picture). Noise changes every pixel from its neighbour, strokes and
+    light change smoothly: the median absolute difference of neighbours is 0.6745 * sqrt(2)
+    standard deviations (wrong when a tiny picture is all stroke edges).
+    """
+    rows, cols = _sample(g)
+    median, quartile = np.percentile(g[rows, cols], [50, 25])
+    spread = float(median - quartile) / 0.6745
+    # Neighbours along the rows of every step-th row, and down every step-th column.
+    diffs = [np.abs(np.diff(part, axis=a)).ravel()
+             for a, part in ((0, g[:, cols]), (1, g[rows, :])) if g.shape[a] > 1]
+    if diffs:
+        spread = min(spread, float(np.median(np.concatenate(diffs))) / (0.6745 * np.sqrt(2)))
+    return spread
+
+
+def _median3(g: np.ndarray) -> np.ndarray:
+    """3x3 median; a picture of more than MEDIAN_PIXELS is first shrunk (by averaging,
+    which also halves its noise) to stay under it: a photo's median would take seconds."""
     image = Image.fromarray(g.astype(np.float32))
-    factor = max(g.shape) / WORKING_SIZE
+    factor = math.ceil(math.sqrt(g.size / MEDIAN_PIXELS))
     if factor > 1:
-        size = (max(1, round(g.shape[1] / factor)), max(1, round(g.shape[0] / factor)))
-        image = image.resize(size, Image.Resampling.BOX)
-    if min(image.size) >= 3:
-        image = image.filter(ImageFilter.MedianFilter(3))
-    return np.asarray(image, dtype=np.float64)
+        image = image.reduce(factor)
+    return np.asarray(image.filter(ImageFilter.MedianFilter(3)), dtype=np.float64)
 
 
 def _border(shape: tuple[int, int]) -> np.ndarray:
@@ -142,24 +179,54 @@ def _border(shape: tuple[int, int]) -> np.ndarray:
 
 
 def _background(g: np.ndarray, border: np.ndarray) -> np.ndarray:
-    """The plane a + b y + c x that best fits the border (least squares), over the picture.
+    """The paper's brightness over the picture, from its frame (ink is bright by now).
 
-    The digit is inside the frame, so the border is paper: light that falls unevenly
-    across it is a gradient, which the plane follows and the subtraction removes.
+    The frame is mostly paper, so its median is. In a picture of at least SMALL
+    pixels a side, a quadratic in y and x is fitted by least squares to the frame's paper
+    (first the half below the median, then every pixel not far above the fit): light that
+    falls unevenly across the page, or darkens its corners, is followed and subtracted.
     """
-    y, x = np.indices(g.shape, dtype=np.float64)
-    y, x = y / g.shape[0], x / g.shape[1]
-    design = np.stack([np.ones(border.sum()), y[border], x[border]], axis=1)
-    coef = np.linalg.lstsq(design, g[border], rcond=None)[0]
-    return coef[0] + coef[1] * y + coef[2] * x
+    values = g[border]
+    level = float(np.median(values))
+    if min(g.shape) < SMALL:
+        return np.full(g.shape, level)
+    # Coordinates scaled to [-1, 1]; the surface is evaluated on a (H, 1) x (1, W) grid,
+    # never as six full-size arrays (a photo has millions of pixels).
+    y = np.linspace(-1.0, 1.0, g.shape[0])[:, None]
+    x = np.linspace(-1.0, 1.0, g.shape[1])[None, :]
+    rows, cols = np.nonzero(border)
+    step = max(1, len(rows) // 20_000)  # a photo's frame has millions of pixels
+    rows, cols, values = rows[::step], cols[::step], values[::step]
+    by, bx = y[rows, 0], x[0, cols]
+    design = np.stack([np.ones_like(by), by, bx, by * by, bx * by, bx * bx], axis=1)
+    paper = values <= level
+    for _ in range(3):
+        coef = np.linalg.lstsq(design[paper], values[paper], rcond=None)[0]
+        residual = values - design @ coef
+        spread = 1.4826 * float(np.median(np.abs(residual[paper])))
+        paper = residual <= max(3 * spread, 0.02)
+    a, b, c, d, e, f = coef
+    return a + b * y + c * x + d * y * y + e * x * y + f * x * x
 
 
 def _extent(mass: np.ndarray) -> tuple[int, int]:
-    """(first, last) index of the ink along one axis, leaving out STRAY_INK on each side."""
-    cum = np.cumsum(mass) / mass.sum()
-    first = int(np.searchsorted(cum, STRAY_INK, side="right"))
-    last = int(np.searchsorted(cum, 1.0 - STRAY_INK, side="left"))
-    return first, max(first, min(last, len(mass) - 1))
+    """(first, last) index of the ink along one axis, without stray specks at either end:
+    an outermost run of inked lines, cut off from the rest by empty lines, that holds
+    less than STRAY_INK of the ink."""
+    inked = np.flatnonzero(mass > 0)
+    if len(inked) == 0:
+        raise ValueError("no ink found: the digit is too faint against its background")
+    # Runs of consecutive inked lines: (start, stop) index pairs into `inked`.
+    breaks = np.flatnonzero(np.diff(inked) > 1) + 1
+    runs = list(zip(np.r_[0, breaks], np.r_[breaks, len(inked)], strict=True))
+    total = mass.sum()
+    share = [mass[inked[a:b]].sum() / total for a, b in runs]
+    first, last = 0, len(runs) - 1
+    while first < last and share[first] < STRAY_INK:
+        first += 1
+    while last > first and share[last] < STRAY_INK:
+        last -= 1
+    return int(inked[runs[first][0]]), int(inked[runs[last][1] - 1])
 
 
 def _paste(canvas: np.ndarray, patch: np.ndarray, top: int, left: int) -> None:
