@@ -285,6 +285,7 @@ def test_options_that_would_be_ignored_or_overwrite_a_run_are_refused(tmp_path, 
     for args, message in [
         (["--model", "convnet", "--hidden", "10"], "--hidden shape the MLP; --model convnet"),
         (["--momentum", "0.5"], "--momentum is for --optimizer momentum or nesterov, not adam"),
+        (["--dataset", "catvnoncat", "--momentum", "0.5"], "nesterov, not sgd"),
         (["--optimizer", "momentum", "--momentum", "2"], "expected a fraction in [0, 1)"),
         (["--hidden", "10,,5"], "comma-separated layer widths"),
     ]:
@@ -302,6 +303,22 @@ def test_options_that_would_be_ignored_or_overwrite_a_run_are_refused(tmp_path, 
     assert cli.main(["train", "--dataset", "spirals", "--out", str(run)]) == 2
     assert "already holds a run (model.npz and checkpoint.npz)" in capsys.readouterr().err
     assert (run / "model.npz").read_bytes() == before
+
+
+def test_default_run_folders_are_claimed_at_once_and_removed_when_nothing_is_written(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.time, "strftime", lambda fmt: "20260101-000000")  # one second
+    for seed in ("1", "2"):
+        assert cli.main(["train", "--dataset", "xor", "--epochs", "1", "--seed", seed,
+                         "--no-plots"]) == 0
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == ["xor-mlp-20260101-000000", "xor-mlp-20260101-000000-2"]
+    monkeypatch.setenv("SCRATCHNN_DATA", str(tmp_path / "nothing"))
+    monkeypatch.setenv("SCRATCHNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SCRATCHNN_MIRRORS", "")
+    assert cli.main(["train", "--dataset", "mnist"]) == 1  # no data: nothing written
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == runs
 
 
 def test_divergence_is_reported_in_one_line(tmp_path, capsys):

@@ -284,6 +284,19 @@ def test_early_stopping_restores_the_running_statistics_too():
     assert evaluate(net, xv, tv)[0] == pytest.approx(stop.best, rel=1e-12)
 
 
+def test_early_stopping_state_of_an_older_checkpoint_restores_the_parameters():
+    # Checkpoints written before layer state was kept hold "param/..." arrays only.
+    net = _batchnorm_net()
+    best = {f"param/{k}": p + 1.0 for k, p in net.params.items()}
+    stop = EarlyStopping("val_loss")
+    stop.load_state({"best": 0.5, "best_epoch": 1, "wait": 0, **best})
+    running_var = net.layers[1].running_var.copy()
+    stop.on_train_end(Trainer(net, epochs=1))
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(p, best[f"param/{name}"])
+    np.testing.assert_array_equal(net.layers[1].running_var, running_var)
+
+
 def test_early_stopping_needs_the_metric(spirals):
     x, t, _, _ = spirals
     with pytest.raises(ValueError, match="does not measure"):
@@ -497,6 +510,11 @@ def test_targets_are_checked_once_before_training_and_custom_losses_on_every_ste
     # Every step hands the layer the raw targets (10,), which its own forward checks; the
     # evaluations after each epoch (5 samples) too.
     assert custom.seen == [(10,)] * 3 + [(5,)] + [(10,)] * 3 + [(5,)]
+    # Validation targets go through the custom layer once before the first step.
+    before = net.params["W1"].copy()
+    with pytest.raises(ValueError, match=r"t_val: target shape mismatch: expected \(4, 1\)"):
+        Trainer(net, "sgd", batch_size=10).fit(x, x[:, 0], x[:4], np.zeros((4, 3)))
+    np.testing.assert_array_equal(net.params["W1"], before)
 
 
 @pytest.mark.parametrize("output, targets", [

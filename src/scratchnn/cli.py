@@ -12,6 +12,7 @@ Errors are reported in one line; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import math
 import os
@@ -237,7 +238,19 @@ def cmd_train(args) -> int:
         raise UsageError("--patience needs a validation set: give --val-split a fraction > 0")
     args.val_split = args.val_split or 0.0
     options = {key: getattr(args, key) for key in _RUN_OPTIONS}
-    out = _output_folder(args, checkpoint)
+    out, claimed = _output_folder(args, checkpoint)
+    try:
+        return _train(args, out, checkpoint, options, earlier_training)
+    except BaseException:
+        if claimed:  # a run that wrote nothing leaves no empty folder behind
+            with contextlib.suppress(OSError):  # (rmdir refuses a folder that holds files)
+                out.rmdir()
+        raise
+
+
+def _train(args, out: Path, checkpoint: Path | None, options: dict,
+           earlier_training: float) -> int:
+    """The run itself, into ``out``: load the data, build, train, evaluate, save."""
     dtype = np.dtype(args.dtype)
 
     started = time.perf_counter()
@@ -311,15 +324,23 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _output_folder(args, checkpoint: Path | None) -> Path:
-    """--out, checked before any work: a folder, and not another run's (but the resumed)."""
+def _output_folder(args, checkpoint: Path | None) -> tuple[Path, bool]:
+    """(--out, whether this call created it), checked before any work: a folder, and not
+    another run's (but the resumed one's).
+
+    Without --out, a new folder runs/DATASET-MODEL-TIMESTAMP is created here, at once:
+    two runs started within the same second each get their own (-2, -3, ...).
+    """
     if args.out is None:
         stem = Path("runs") / f"{args.dataset}-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
         out, n = stem, 1
-        while out.exists():  # two runs started within the same second
-            n += 1
-            out = stem.with_name(f"{stem.name}-{n}")
-        return out
+        while True:
+            try:
+                out.mkdir(parents=True)
+                return out, True
+            except FileExistsError:
+                n += 1
+                out = stem.with_name(f"{stem.name}-{n}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder for the run's files")
@@ -328,7 +349,7 @@ def _output_folder(args, checkpoint: Path | None) -> Path:
         if earlier:
             raise UsageError(f"--out {out} already holds a run ({' and '.join(earlier)}); "
                              f"give another folder, or continue it with --resume {out}")
-    return out
+    return out, False
 
 
 def _check_resume_options(given: dict, saved: dict, checkpoint: Path) -> None:
@@ -348,7 +369,9 @@ def _check_options_apply(given: dict) -> None:
     if model != "mlp" and mlp_only:
         raise UsageError(f"{', '.join(mlp_only)} shape the MLP; --model {model} has a fixed "
                          "architecture")
-    optimizer = given.get("optimizer", _TRAIN_DEFAULTS["optimizer"])
+    dataset = given.get("dataset", _TRAIN_DEFAULTS["dataset"])
+    optimizer = given.get("optimizer", {**_TRAIN_DEFAULTS,
+                                        **_DATASET_DEFAULTS.get(dataset, {})}["optimizer"])
     if "momentum" in given and optimizer not in ("momentum", "nesterov"):
         raise UsageError(f"--momentum is for --optimizer momentum or nesterov, not {optimizer}")
 
@@ -830,7 +853,8 @@ def _version() -> str:
 def _one_line(err: BaseException) -> str:
     """The error's message in one line; a message's details after a blank line are left
     to --debug."""
-    text = " ".join(str(err).split("\n\n")[0].split())
+    summary, *details = str(err).split("\n\n", 1)
+    text = " ".join(summary.split()) + (" (--debug shows the details)" if details else "")
     if isinstance(err, (ValueError, TypeError, OSError, RuntimeError)) and text:
         return text
     return f"{type(err).__name__}: {text}" if text else type(err).__name__

@@ -253,7 +253,9 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, trainer):
         if self.restore_best and self.best_arrays:
-            load_arrays(trainer.model, self.best_arrays)
+            # A checkpoint of an earlier version kept parameters only: the layers' state
+            # (BatchNorm's statistics) then stays as it is.
+            load_arrays(trainer.model, {**model_arrays(trainer.model), **self.best_arrays})
 
     def state(self):
         # The arrays keep their model-file names ("param/W1", "state/1/running_mean").
@@ -464,7 +466,9 @@ class Trainer:
         """Train on (x, t); evaluate on (x_val, t_val) too when given. Returns the history.
 
         Both are checked before the first step: no NaN or inf in ``x``, targets that the
-        model's output layer takes (class labels in range, or one target per output).
+        model's output layer takes (class labels in range, or one target per output). A
+        custom output layer checks the training targets itself, batch by batch, in its
+        forward; fit runs it over the validation set before the first step.
         ``resume`` names a checkpoint (or the folder holding ``checkpoint.npz``) of a run
         with the same model, optimizer, data and batch size: training continues from it.
         """
@@ -474,7 +478,15 @@ class Trainer:
         if x_val is not None:
             x_val, t_val = self._data(x_val, t_val, "x_val", "t_val")
         check_steps = not _checks_targets_once(self.model)
-        if not check_steps:
+        if check_steps:
+            # A custom output layer checks targets in its forward: every step does so for
+            # its batch, and one evaluation now for t_val (else first at the epoch's end).
+            if x_val is not None:
+                try:
+                    evaluate(self.model, x_val, t_val)
+                except (ValueError, TypeError) as err:
+                    raise type(err)(f"t_val: {err}") from None
+        else:
             # Only the scores' shape matters: one sample of zeros gives it.
             width = self.model.predict(np.zeros((1, *x.shape[1:]), x.dtype)).shape[1]
             t = self._targets(t, len(x), width, "t")
@@ -611,7 +623,7 @@ class Trainer:
                 record = self._evaluate(epoch, x, t, x_val, t_val, losses[it : it + iters])
             except ValueError:
                 # Finite weights can still give scores that overflow: divergence too.
-                if all(np.isfinite(model.predict(part[:1000])).all()
+                if all(np.isfinite(model.predict(part, batch_size=1000)).all()
                        for part in (x, x_val) if part is not None):
                     raise
                 self._diverged(epoch, iters, math.nan, good, good_optimizer)

@@ -241,7 +241,7 @@ def _download_from_mirrors(
     for mirror in mirrors:
         url = f"{mirror}{published_name(name)}"
         if mirror in unreachable:
-            notes.append(f"{url}: skipped, unreachable on an earlier try")
+            notes.append(f"{url}: {_SKIPPED}")
             continue
         try:
             return _download(url, spec, name, timeout)
@@ -337,6 +337,9 @@ def _misplaced_hint(spec: DatasetSpec, places: list[Place]) -> str:
     return ""
 
 
+_SKIPPED = "skipped, unreachable on an earlier try"
+
+
 def _not_found_message(
     spec: DatasetSpec,
     missing: list[str],
@@ -345,17 +348,20 @@ def _not_found_message(
     notes: list[str],
 ) -> str:
     all_files = ", ".join(published_name(n) for n in spec.sha256)
-    tried = [f"  - {note}" for note in notes]
     if not mirrors and os.environ.get("SCRATCHNN_MIRRORS") is not None:
-        tried.append("  - no download: SCRATCHNN_MIRRORS is set but empty, which turns it off")
+        why = "no download: SCRATCHNN_MIRRORS is set but empty, which turns it off"
     elif not mirrors:
-        tried.append("  - no download: this data set has no public mirror")
-    tried_text = "\n".join(tried)
+        why = "no download: this data set has no public mirror"
+    else:
+        failures = [note for note in notes if not note.endswith(_SKIPPED)]
+        why = f"download failed: {failures[-1]}" if failures else "no download tried"
+    tried_text = "\n".join(f"  - {note}" for note in [*notes, why])
     # What to do comes first: the command line shows only that, the part before the blank
     # line (--debug shows all).
     return (
         f"{spec.title}: {len(missing)} file(s) not found and not downloaded: "
-        f"{', '.join(published_name(n) for n in missing)}.{_misplaced_hint(spec, places)}\n"
+        f"{', '.join(published_name(n) for n in missing)} ({why})."
+        f"{_misplaced_hint(spec, places)}\n"
         f"To fix: copy the files ({all_files}) into a folder DIR/{spec.folder}/ and pass "
         f"data_dir=DIR (on the command line: scratchnn train --data-dir DIR) or set "
         f"SCRATCHNN_DATA=DIR; or connect to the internet and try again.\n\n"

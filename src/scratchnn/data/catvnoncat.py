@@ -123,6 +123,7 @@ def _find(file_name: str, places: list) -> Path:
     raise FileNotFoundError(
         f"cat-vs-non-cat: {file_name} not found (it is not downloaded: there is no stable "
         f"public mirror).\nTo fix: copy {names} into a folder DIR/catvnoncat/ and pass "
-        "data_dir=DIR (scratchnn --data-dir DIR) or set SCRATCHNN_DATA=DIR.\n"
+        "data_dir=DIR (on the command line: scratchnn train --data-dir DIR) or set "
+        "SCRATCHNN_DATA=DIR.\n\n"
         f"Looked in:\n{describe_places(places)}"
     )
