@@ -319,6 +319,14 @@ def test_default_run_folders_are_claimed_at_once_and_removed_when_nothing_is_wri
     monkeypatch.setenv("SCRATCHNN_MIRRORS", "")
     assert cli.main(["train", "--dataset", "mnist"]) == 1  # no data: nothing written
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == runs
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["train", "--dataset", "mnist"]) == 1
+    assert list(elsewhere.iterdir()) == []  # not even an empty runs/
+    (elsewhere / "runs").symlink_to(tmp_path / "gone")  # a dangling link: no endless loop
+    assert cli.main(["train", "--dataset", "xor"]) == 2
+    assert "runs is not a folder" in capsys.readouterr().err
 
 
 def test_divergence_is_reported_in_one_line(tmp_path, capsys):

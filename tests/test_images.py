@@ -113,6 +113,31 @@ def test_dark_corners_of_a_photo_are_not_ink():
     assert _similarity(d, clean) > 0.9
 
 
+@pytest.mark.parametrize("shade", ["two-tone", "shadow"])
+def test_a_darker_part_of_the_page_is_not_ink(shade):
+    # A hard edge that no smooth surface follows: the desk beside the page, or a shadow.
+    clean = to_mnist(np.asarray(_draw_seven(mode="L"), dtype=np.float64))
+    page = np.asarray(_draw_seven(mode="L"), dtype=np.float64)
+    y, x = np.indices(page.shape)
+    if shade == "two-tone":
+        dark = x >= 230
+    else:
+        dark = x + y > 520
+    d = to_mnist(np.where(dark, 0.55 * page, page))
+    _check_mnist_like(d)
+    assert _similarity(d, clean) > 0.9
+
+
+def test_sixteen_bit_grey_png(tmp_path):
+    page = np.asarray(_draw_seven(mode="L"), dtype=np.float64) / 255
+    Image.fromarray((page * 60000 + 2000).astype(np.uint16)).save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as image:
+        assert image.mode.startswith("I")  # 16-bit: convert("L") would clip it to white
+    d = load_digit(tmp_path / "deep.png")
+    _check_mnist_like(d)
+    assert _similarity(d, to_mnist(page)) > 0.95
+
+
 def test_thin_pen_strokes_and_digits_that_fill_their_picture():
     one = Image.new("L", (100, 100), 255)
     ImageDraw.Draw(one).line([(50, 15), (50, 85)], fill=0, width=1)  # a 1-pixel pen

@@ -514,6 +514,8 @@ def test_targets_are_checked_once_before_training_and_custom_losses_on_every_ste
     before = net.params["W1"].copy()
     with pytest.raises(ValueError, match=r"t_val: target shape mismatch: expected \(4, 1\)"):
         Trainer(net, "sgd", batch_size=10).fit(x, x[:, 0], x[:4], np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"^Affine: input has 3 features"):  # not "t_val:"
+        Trainer(net, "sgd", batch_size=10).fit(x, x[:, 0], np.zeros((4, 3)), np.zeros(4))
     np.testing.assert_array_equal(net.params["W1"], before)
 
 

@@ -243,8 +243,9 @@ def cmd_train(args) -> int:
         return _train(args, out, checkpoint, options, earlier_training)
     except BaseException:
         if claimed:  # a run that wrote nothing leaves no empty folder behind
-            with contextlib.suppress(OSError):  # (rmdir refuses a folder that holds files)
-                out.rmdir()
+            for folder in (out, out.parent):  # (rmdir refuses a folder that holds files)
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         raise
 
 
@@ -332,11 +333,16 @@ def _output_folder(args, checkpoint: Path | None) -> tuple[Path, bool]:
     two runs started within the same second each get their own (-2, -3, ...).
     """
     if args.out is None:
-        stem = Path("runs") / f"{args.dataset}-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        runs = Path("runs")
+        if not runs.is_dir():
+            if runs.exists() or runs.is_symlink():
+                raise UsageError(f"{runs} is not a folder: give --out DIR")
+            runs.mkdir()
+        stem = runs / f"{args.dataset}-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
         out, n = stem, 1
         while True:
             try:
-                out.mkdir(parents=True)
+                out.mkdir()
                 return out, True
             except FileExistsError:
                 n += 1

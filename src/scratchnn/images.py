@@ -74,6 +74,9 @@ def _grey(image: Image.Image) -> np.ndarray:
             background = 1.0 if lum[opaque].mean() < 0.5 else 0.0
             return lum * alpha + background * (1 - alpha)
         return lum
+    if image.mode.startswith(("I", "F")):  # 16/32-bit grey: convert("L") would clip it
+        grey = np.asarray(image, dtype=np.float64)
+        return grey / max(float(grey.max()), 1e-12)
     return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
 
 
@@ -91,25 +94,34 @@ def to_mnist(image) -> np.ndarray:
     if high - low < 1e-6:
         raise ValueError("the image is blank (one uniform colour): no digit to read")
     # One new array, then in place: a photo's pixels take 100 MB per copy.
-    g = (g - low) / (high - low)
+    g = np.subtract(g, low)
+    g *= 1.0 / (high - low)
 
     # Paper covers most of the picture's frame, even where the digit touches it or light
     # darkens the corners: light paper means dark ink, and MNIST is light ink on black.
     border = _border(g.shape)
     if np.median(g[border]) > 0.5:
         np.subtract(1.0, g, out=g)
-    g -= _background(g, border)
+    paper_top, left_out = _subtract_paper(g, border)
     noise = _noise(g) if min(g.shape) >= SMALL else 0.0
+    # Uneven paper (a shadow's edge, a darker part of the page, which no smooth surface
+    # follows) must not pass for ink: ink must rise a margin above it. Frame pixels left
+    # out of the fit that are much fainter than the ink are such paper, not ink.
+    uneven = 1.5 * paper_top if paper_top > 8 * noise else 0.0
+    if 0 < left_out < 0.6 * float(g.max()):
+        uneven = max(uneven, 1.2 * left_out)
     if noise > NOISY:  # speckle: a median keeps strokes (only 1-pixel lines would go)
         g = _median3(g)
         noise = _noise(g)
     ink = float(g.max())
-    if ink <= 4 * noise or ink < 1e-6:
+    if ink <= max(4 * noise, uneven) or ink < 1e-6:
         raise ValueError("no ink found: the digit is too faint against its background")
     g = np.clip(g / ink, 0.0, 1.0)
-    g[g < max(NOISE_FLOOR, 4 * noise / ink)] = 0.0
+    g[g < max(NOISE_FLOOR, 4 * noise / ink, uneven / ink)] = 0.0
 
-    rows, cols = _extent(g.sum(axis=1)), _extent(g.sum(axis=0))
+    # Noise that survived scatters over every line: then the outermost ink goes too.
+    trim = STRAY_INK / 2 if noise > NOISY else 0.0
+    rows, cols = _extent(g.sum(axis=1), trim), _extent(g.sum(axis=0), trim)
     digit = g[rows[0] : rows[1] + 1, cols[0] : cols[1] + 1]
 
     scale = BOX / max(digit.shape)
@@ -178,41 +190,60 @@ def _border(shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def _background(g: np.ndarray, border: np.ndarray) -> np.ndarray:
-    """The paper's brightness over the picture, from its frame (ink is bright by now).
+def _subtract_paper(g: np.ndarray, border: np.ndarray) -> tuple[float, float]:
+    """Subtract the paper's brightness from ``g`` (in place; ink is bright by now).
 
-    The frame is mostly paper, so its median is. In a picture of at least SMALL
-    pixels a side, a quadratic in y and x is fitted by least squares to the frame's paper
-    (first the half below the median, then every pixel not far above the fit): light that
-    falls unevenly across the page, or darkens its corners, is followed and subtracted.
+    Returns how far the frame's paper still rises above it at most, and how bright the
+    frame's pixels left out of the fit are (their 90th percentile; 0 when none are).
+
+    The frame is mostly paper, so its median is. In a picture of at least SMALL pixels a
+    side, a quadratic in y and x is fitted by least squares to the frame's paper (first the
+    half below the median, then every pixel not far above the fit): light that falls
+    unevenly across the page, or darkens its corners, is followed and subtracted. Ink that
+    touches the edge is left out of the fit, and so is a darker part of the page, which no
+    smooth surface follows: the caller tells the two apart by their brightness.
     """
     values = g[border]
     level = float(np.median(values))
     if min(g.shape) < SMALL:
-        return np.full(g.shape, level)
-    # Coordinates scaled to [-1, 1]; the surface is evaluated on a (H, 1) x (1, W) grid,
-    # never as six full-size arrays (a photo has millions of pixels).
-    y = np.linspace(-1.0, 1.0, g.shape[0])[:, None]
-    x = np.linspace(-1.0, 1.0, g.shape[1])[None, :]
+        g -= level
+        return 0.0, 0.0
+    y = np.linspace(-1.0, 1.0, g.shape[0])
+    x = np.linspace(-1.0, 1.0, g.shape[1])
     rows, cols = np.nonzero(border)
     step = max(1, len(rows) // 20_000)  # a photo's frame has millions of pixels
     rows, cols, values = rows[::step], cols[::step], values[::step]
-    by, bx = y[rows, 0], x[0, cols]
+    by, bx = y[rows], x[cols]
     design = np.stack([np.ones_like(by), by, bx, by * by, bx * by, bx * bx], axis=1)
     paper = values <= level
     for _ in range(3):
         coef = np.linalg.lstsq(design[paper], values[paper], rcond=None)[0]
         residual = values - design @ coef
         spread = 1.4826 * float(np.median(np.abs(residual[paper])))
-        paper = residual <= max(3 * spread, 0.02)
+        keep = residual <= max(3 * spread, 0.02)
+        if np.array_equal(keep, paper):
+            break
+        paper = keep
+    coef = np.linalg.lstsq(design[paper], values[paper], rcond=None)[0]
+    residual = values - design @ coef
     a, b, c, d, e, f = coef
-    return a + b * y + c * x + d * y * y + e * x * y + f * x * x
+    # By rows, so that no full-size temporary is made: a photo has millions of pixels.
+    g -= (a + b * y + d * y * y)[:, None]
+    g -= (c * x + f * x * x)[None, :]
+    for top in range(0, g.shape[0], 256):
+        g[top : top + 256] -= np.outer(e * y[top : top + 256], x)
+    above = residual[~paper]  # ink touching the edge, or a darker part of the page
+    return (max(0.0, float(residual[paper].max())),
+            float(np.percentile(above, 90)) if len(above) else 0.0)
 
 
-def _extent(mass: np.ndarray) -> tuple[int, int]:
-    """(first, last) index of the ink along one axis, without stray specks at either end:
-    an outermost run of inked lines, cut off from the rest by empty lines, that holds
-    less than STRAY_INK of the ink."""
+def _extent(mass: np.ndarray, trim: float = 0.0) -> tuple[int, int]:
+    """(first, last) index of the ink along one axis, without stray specks at either end.
+
+    An outermost run of inked lines, cut off from the rest by empty lines, that holds less
+    than STRAY_INK of the ink is a speck; ``trim`` (a fraction of the ink) then also leaves
+    out the outermost ink on each side, for noise scattered over every line.
+    """
     inked = np.flatnonzero(mass > 0)
     if len(inked) == 0:
         raise ValueError("no ink found: the digit is too faint against its background")
@@ -226,7 +257,13 @@ def _extent(mass: np.ndarray) -> tuple[int, int]:
         first += 1
     while last > first and share[last] < STRAY_INK:
         last -= 1
-    return int(inked[runs[first][0]]), int(inked[runs[last][1] - 1])
+    low, high = int(inked[runs[first][0]]), int(inked[runs[last][1] - 1])
+    if trim:
+        cum = np.cumsum(mass[low : high + 1]) / mass[low : high + 1].sum()
+        low, high = (low + int(np.searchsorted(cum, trim, side="right")),
+                     low + int(np.searchsorted(cum, 1.0 - trim, side="left")))
+        high = max(low, min(high, len(mass) - 1))
+    return low, high
 
 
 def _paste(canvas: np.ndarray, patch: np.ndarray, top: int, left: int) -> None:

@@ -482,10 +482,11 @@ class Trainer:
             # A custom output layer checks targets in its forward: every step does so for
             # its batch, and one evaluation now for t_val (else first at the epoch's end).
             if x_val is not None:
+                scores = self.model.predict(x_val, batch_size=1000)  # x_val's own errors
                 try:
-                    evaluate(self.model, x_val, t_val)
+                    self.model.loss_layer.forward(scores, t_val)
                 except (ValueError, TypeError) as err:
-                    raise type(err)(f"t_val: {err}") from None
+                    raise _named("t_val", err) from err
         else:
             # Only the scores' shape matters: one sample of zeros gives it.
             width = self.model.predict(np.zeros((1, *x.shape[1:]), x.dtype)).shape[1]
@@ -555,7 +556,7 @@ class Trainer:
             return self.model.loss_layer.check_targets(
                 np.empty((n, width), self.model.dtype), t)
         except (ValueError, TypeError) as err:
-            raise type(err)(f"{name}: {err}") from None
+            raise _named(name, err) from err
 
     def _progress_bar(self, iters: int):
         if not self.progress:
@@ -801,6 +802,11 @@ def _checks_targets_once(model: Sequential) -> bool:
     return (type(model.loss_layer) in OUTPUTS.values()
             and getattr(model.backprop, "__func__", None) is Sequential.backprop
             and type(model).loss is Sequential.loss)
+
+
+def _named(name: str, err: ValueError | TypeError) -> ValueError | TypeError:
+    """``err``'s kind (TypeError or ValueError) with its message prefixed by ``name``."""
+    return (TypeError if isinstance(err, TypeError) else ValueError)(f"{name}: {err}")
 
 
 def _all_finite(arrays: dict[str, np.ndarray]) -> bool:

@@ -272,6 +272,7 @@ def _download(url: str, spec: DatasetSpec, name: str, timeout: float) -> Fetched
     real name, and the temporary file is deleted whatever goes wrong.
     """
     folder = cache_dir() / spec.folder
+    made = [p for p in (folder, folder.parent) if not p.exists()]  # to remove on failure
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
     tmp = Path(tmp_name)
@@ -300,8 +301,9 @@ def _download(url: str, spec: DatasetSpec, name: str, timeout: float) -> Fetched
     except BaseException:
         # BaseException: Ctrl-C in the middle of a download must not leave a .part behind.
         tmp.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):  # nor an empty folder (rmdir refuses a full one)
-            folder.rmdir()
+        for made_folder in made:  # nor the folders made for it, left empty
+            with contextlib.suppress(OSError):  # (rmdir refuses a folder that holds files)
+                made_folder.rmdir()
         raise
 
 
