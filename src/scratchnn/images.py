@@ -10,8 +10,8 @@ drawing has to go through the same steps before a network trained on MNIST can r
 3. subtract the paper: a smooth surface fitted to the frame, so that light falling unevenly
    across the page is not taken for ink;
 4. when the paper is noisy (sensor noise, grain), take a 3x3 median, which keeps strokes;
-5. scale the strongest ink to 1 and drop what is fainter than ``NOISE_FLOOR`` or within
-   the noise;
+5. scale the strongest ink to 1 and drop what is fainter than ``NOISE_FLOOR``, within the
+   noise, or no brighter than uneven paper (a darker part of the page, a shadow's edge);
 6. crop to the ink's bounding box, without stray specks apart from the digit, and scale
    its longer side to 20 pixels;
 7. paste into 28x28 with the centre of mass at pixel (14, 14), as in MNIST.
