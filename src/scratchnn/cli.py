@@ -224,11 +224,11 @@ def cmd_train(args) -> int:
                              f"pass --epochs N with N > {done} to train it further")
         args.out = args.out or str(checkpoint.parent)
     else:
-        _check_options_apply(given)
         dataset = given.get("dataset", _TRAIN_DEFAULTS["dataset"])
-        for key, value in {**_TRAIN_DEFAULTS, **_DATASET_DEFAULTS.get(dataset, {})}.items():
-            if key not in given:
-                setattr(args, key, value)
+        chosen = {**_TRAIN_DEFAULTS, **_DATASET_DEFAULTS.get(dataset, {}), **given}
+        _check_options_apply(given, chosen)
+        for key, value in chosen.items():
+            setattr(args, key, value)
     if args.patience and args.val_split is None:
         # Early stopping decides on the data it watches: never let that be the test set.
         args.val_split = 0.1
@@ -368,16 +368,14 @@ def _check_resume_options(given: dict, saved: dict, checkpoint: Path) -> None:
                          f"leave out {', '.join(changed)}, or start a new run without --resume")
 
 
-def _check_options_apply(given: dict) -> None:
-    """Options that the chosen model or optimizer would ignore are refused, not dropped."""
-    model = given.get("model", _TRAIN_DEFAULTS["model"])
+def _check_options_apply(given: dict, chosen: dict) -> None:
+    """Options ``given`` on the command line that the ``chosen`` model or optimizer (given
+    or by default) would ignore are refused, not dropped."""
+    model, optimizer = chosen["model"], chosen["optimizer"]
     mlp_only = [f"--{key}" for key in ("hidden", "activation", "init") if key in given]
     if model != "mlp" and mlp_only:
         raise UsageError(f"{', '.join(mlp_only)} shape the MLP; --model {model} has a fixed "
                          "architecture")
-    dataset = given.get("dataset", _TRAIN_DEFAULTS["dataset"])
-    optimizer = given.get("optimizer", {**_TRAIN_DEFAULTS,
-                                        **_DATASET_DEFAULTS.get(dataset, {})}["optimizer"])
     if "momentum" in given and optimizer not in ("momentum", "nesterov"):
         raise UsageError(f"--momentum is for --optimizer momentum or nesterov, not {optimizer}")
 

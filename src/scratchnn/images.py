@@ -144,11 +144,10 @@ def to_mnist(image) -> np.ndarray:
     return out
 
 
-def _sample(a: np.ndarray, most: int = 250_000) -> tuple[slice, slice]:
-    """Row and column steps that leave at most about ``most`` pixels of ``a``: statistics
-    of a photo do not need all its millions of pixels."""
-    step = max(1, math.ceil(math.sqrt(a.size / most)))
-    return slice(None, None, step), slice(None, None, step)
+def _sample(a: np.ndarray, most: int = 250_000) -> slice:
+    """The step, along rows and columns alike, that leaves at most about ``most`` pixels of
+    ``a``: statistics of a photo do not need all its millions of pixels."""
+    return slice(None, None, max(1, math.ceil(math.sqrt(a.size / most))))
 
 
 def _noise(g: np.ndarray) -> float:
@@ -161,12 +160,12 @@ def _noise(g: np.ndarray) -> float:
     light change smoothly: the median absolute difference of neighbours is 0.6745 * sqrt(2)
     standard deviations (wrong when a tiny picture is all stroke edges).
     """
-    rows, cols = _sample(g)
-    median, quartile = np.percentile(g[rows, cols], [50, 25])
+    every = _sample(g)
+    median, quartile = np.percentile(g[every, every], [50, 25])
     spread = float(median - quartile) / 0.6745
     # Neighbours along the rows of every step-th row, and down every step-th column.
     diffs = [np.abs(np.diff(part, axis=a)).ravel()
-             for a, part in ((0, g[:, cols]), (1, g[rows, :])) if g.shape[a] > 1]
+             for a, part in ((0, g[:, every]), (1, g[every, :])) if g.shape[a] > 1]
     if diffs:
         spread = min(spread, float(np.median(np.concatenate(diffs))) / (0.6745 * np.sqrt(2)))
     return spread

@@ -71,6 +71,18 @@ def _need_forward(layer: Layer, cached) -> None:
         raise RuntimeError(f"{type(layer).__name__}.backward called before forward")
 
 
+def _assign(name: str, own: np.ndarray, value: ArrayLike) -> None:
+    """own[...] = value, for a parameter or a state array loaded from outside: the same
+    shape, and real numbers (float64 into float32 is fine; complex or text is not)."""
+    value = np.asarray(value)
+    if value.shape != own.shape:
+        raise ValueError(f"{name}: expected shape {own.shape}, got {value.shape}")
+    if not np.can_cast(value.dtype, own.dtype, casting="same_kind"):
+        raise TypeError(f"{name}: expected real numbers ({own.dtype}), got an array of "
+                        f"{value.dtype}")
+    own[...] = value
+
+
 def _check_dout(layer: Layer, dout: np.ndarray, expected: tuple) -> np.ndarray:
     dout = np.asarray(dout)
     if dout.shape != expected:

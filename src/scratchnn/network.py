@@ -29,6 +29,7 @@ from .layers import (
     SigmoidBinaryCrossEntropy,
     SoftmaxCrossEntropy,
     Tanh,
+    _assign,
 )
 
 __all__ = ["ACTIVATIONS", "OUTPUTS", "Sequential", "MLP", "TwoLayerNet"]
@@ -133,16 +134,7 @@ class Sequential:
                 f"parameter names differ: missing {sorted(missing)}, unexpected {sorted(unknown)}"
             )
         for name, value in params.items():
-            value = np.asarray(value)
-            if value.shape != own[name].shape:
-                raise ValueError(
-                    f"{name}: expected shape {own[name].shape}, got {value.shape}"
-                )
-            # float64 into float32 is fine; complex or text values are not numbers it can take.
-            if not np.can_cast(value.dtype, own[name].dtype, casting="same_kind"):
-                raise TypeError(f"{name}: expected real numbers ({own[name].dtype}), got "
-                                f"an array of {value.dtype}")
-            own[name][...] = value
+            _assign(name, own[name], value)
 
     def n_params(self) -> int:
         """Number of trainable scalars."""

@@ -15,7 +15,7 @@ from numpy.typing import DTypeLike
 
 from .functions import as_float_array
 from .init import _float_dtype, _seed_or_rng
-from .layers import Layer, _check_dout, _need_forward
+from .layers import Layer, _assign, _check_dout, _need_forward
 
 __all__ = ["Dropout", "BatchNormalization"]
 
@@ -150,14 +150,7 @@ class BatchNormalization(Layer):
         if set(state) != {"running_mean", "running_var"}:
             raise ValueError(f"expected running_mean and running_var, got {sorted(state)}")
         for name, value in state.items():
-            value = np.asarray(value)
-            if value.shape != (self.num_features,):
-                raise ValueError(
-                    f"{name}: expected shape ({self.num_features},), got {value.shape}"
-                )
-            if not np.can_cast(value.dtype, self.gamma.dtype, casting="same_kind"):
-                raise TypeError(f"{name}: expected real numbers, got an array of {value.dtype}")
-            getattr(self, name)[...] = value
+            _assign(name, getattr(self, name), value)
 
     def _axes(self, x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Axes to reduce over, and the shape that broadcasts a (D,) vector against x."""

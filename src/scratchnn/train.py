@@ -615,7 +615,8 @@ class Trainer:
                                             refresh=False)
                         bar.update(every)
             # BatchNorm's running statistics can overflow while every loss stayed finite.
-            if not _all_finite(model_arrays(model)):
+            arrays = model_arrays(model)  # views: evaluating leaves them as they are
+            if not _all_finite(arrays):
                 self._diverged(epoch, iters, math.nan, good, good_optimizer)
             if bar is not None:
                 bar.update(iters - iters // every * every)
@@ -628,7 +629,7 @@ class Trainer:
                        for part in (x, x_val) if part is not None):
                     raise
                 self._diverged(epoch, iters, math.nan, good, good_optimizer)
-            for k, v in model_arrays(model).items():
+            for k, v in arrays.items():
                 good[k][...] = v
             good_optimizer = _optimizer_snapshot(opt)
             self.epoch = epoch
