@@ -68,6 +68,28 @@ def test_pytorch_starts_from_the_same_weights_and_batches(capsys, shared_data):
         assert ours[3].endswith("x")  # the ratio to PyTorch is printed on our row
 
 
+@pytest.mark.parametrize("task_name", ["relu", "sigmoid"])
+def test_the_hand_written_numpy_loop_trains_the_same_network(shared_data, task_name):
+    """The reference written out in plain NumPy and the Trainer do the same arithmetic:
+    after an epoch of 10 steps from the same weights, on the same batches, their weights
+    agree to float32 rounding, and so do their test accuracies."""
+    task = next(t for t in bench.TASKS if t.name == task_name)
+    data = bench.load_data(str(shared_data), quick=True)
+    net = bench._initial_network(task, 3)
+    sn.Trainer(net, sn.SGD(lr=bench.LEARNING_RATE), epochs=1, batch_size=bench.BATCH_SIZE,
+               seed=3, progress=False).fit(data.x_train, data.t_train)
+    seconds, params = bench._by_hand_epoch(task, data, 3)
+    assert seconds > 0
+    start = bench._weights(bench._initial_network(task, 3))
+    for (W, b), (W_net, b_net), (W0, _) in zip(params, bench._weights(net), start, strict=True):
+        assert W.dtype == b.dtype == np.float32
+        assert np.abs(W_net - W0).max() > 1e-3  # both really trained
+        np.testing.assert_allclose(W, W_net, rtol=0, atol=2e-6)
+        np.testing.assert_allclose(b, b_net, rtol=0, atol=2e-6)
+    _, accuracy = bench._by_hand_train(task, data, 3)
+    assert accuracy == net.accuracy(data.x_test, data.t_test) > 0.15  # guessing: 0.1
+
+
 def test_unknown_benchmark_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         bench.main(["--only", "relu,nope"])

@@ -169,6 +169,13 @@ def test_nan_in_the_data_is_refused_before_training_not_reported_as_divergence()
     with pytest.raises(ValueError, match="x_val contains NaN"):
         Trainer(net).fit(np.zeros((5, 2)), np.zeros(5, np.int64), x, np.zeros(5, np.int64))
     np.testing.assert_array_equal(net.params["W1"], before)
+    # -inf alone, and +inf and -inf in one sample (whose sum is NaN), in images (N, C, H, W).
+    for values in ([-np.inf], [np.inf, -np.inf]):
+        images = np.ones((6, 1, 4, 4), dtype=np.float32)
+        images[4, 0, 1, : len(values)] = values
+        with pytest.raises(ValueError, match=r"x contains NaN or inf \(in 1 samples, the first "
+                                             r"at index 4\)"):
+            Trainer(MLP([16, 2], seed=0)).fit(images, np.zeros(6, np.int64))
     # Finite values whose sum overflows float32 are not mistaken for NaN.
     huge = np.full((4, 2), 3e38, dtype=np.float32)
     checked, _ = Trainer(net)._data(huge, np.zeros(4, np.int64), "x", "t")

