@@ -97,3 +97,28 @@ def test_wrong_shape(tmp_path):
         f["train_set_y"] = np.zeros(3, np.int64)
     with pytest.raises(ValueError, match=r"expected train_set_x of shape \(209, 64, 64, 3\)"):
         load_catvnoncat(data_dir=tmp_path / "data")
+
+
+def test_datasets_that_are_not_image_arrays(tmp_path):
+    folder = tmp_path / "data" / "catvnoncat"
+    folder.mkdir(parents=True)
+    path = folder / "train_catvnoncat.h5"
+    # Declared far larger than the file: refused from its shape, before anything is read.
+    with h5py.File(path, "w") as f:
+        f.create_dataset("train_set_x", shape=(400_000, 64, 64, 3), dtype=np.uint8)
+        f["train_set_y"] = np.zeros(209, np.int64)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ValueError, match=r"got \(400000, 64, 64, 3\) and \(209,\)"):
+        load_catvnoncat(data_dir=tmp_path / "data")
+    # A group where the images should be.
+    with h5py.File(path, "w") as f:
+        f.create_group("train_set_x")
+        f["train_set_y"] = np.zeros(209, np.int64)
+    with pytest.raises(ValueError, match=r"got None and \(209,\) \(None: not a dataset\)"):
+        load_catvnoncat(data_dir=tmp_path / "data")
+    # Strings of the right shape: named as unreadable, with the file.
+    with h5py.File(path, "w") as f:
+        f.create_dataset("train_set_x", shape=(209, 64, 64, 3), dtype=h5py.string_dtype())
+        f["train_set_y"] = np.zeros(209, np.int64)
+    with pytest.raises(ValueError, match=f"{path}: not a readable cat-vs-non-cat HDF5 file"):
+        load_catvnoncat(data_dir=tmp_path / "data")

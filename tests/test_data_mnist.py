@@ -21,6 +21,7 @@ import scratchnn.data.mnist as mnist_module
 from scratchnn.data import (
     FASHION_MNIST_CLASSES,
     cache_dir,
+    idx,
     load_fashion_mnist,
     load_mnist,
 )
@@ -254,7 +255,31 @@ def test_truncated_gzip_in_data_dir(tmp_path, fresh_cache, fake):
     folder = write_set(tmp_path / "data" / "fashion-mnist", fake)
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:-30])
-    with pytest.raises(ValueError, match=f"{path}: .*truncated or corrupt gzip"):
+    with pytest.raises(ValueError, match=f"{path}: .*truncated or corrupt gzip") as info:
+        load_fashion_mnist(data_dir=tmp_path / "data")
+    assert str(info.value).count(str(path)) == 1
+    # Without mirrors, deleting the file would not bring a fresh copy: not advised.
+    assert "Replace it with a good copy of train-images-idx3-ubyte.gz." in str(info.value)
+    assert "delete" not in str(info.value)
+
+
+def test_bad_file_in_a_system_folder_is_not_the_users_to_delete(tmp_path, fresh_cache, fake,
+                                                                  monkeypatch):
+    folder = write_set(tmp_path / "usr-share" / "fashion-mnist", fake)
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01"))
+    spec = dataclasses.replace(mnist_module.FASHION_MNIST, system_dirs=(folder,),
+                               mirrors=("http://127.0.0.1:9/",))
+    monkeypatch.setattr(mnist_module, "FASHION_MNIST", spec)
+    with pytest.raises(ValueError, match="Reinstall the package that put it there"):
+        load_fashion_mnist()
+
+
+def test_gzip_bomb_is_refused(tmp_path, fresh_cache, fake, monkeypatch):
+    monkeypatch.setattr(idx, "MAX_PAYLOAD", 50_000)
+    folder = write_set(tmp_path / "data" / "fashion-mnist", fake)
+    path = folder / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(bytes(10_000_000)))  # 10 kB of gzip, 10 MB of zeros
+    with pytest.raises(ValueError, match="more than 50000 bytes of data"):
         load_fashion_mnist(data_dir=tmp_path / "data")
 
 
@@ -265,6 +290,44 @@ def test_corrupt_file_in_cache_is_removed(fresh_cache, fake):
         load_fashion_mnist()
     assert "removed corrupt cached file" in str(info.value)
     assert not (folder / "train-images-idx3-ubyte.gz").exists()
+
+
+def test_cache_that_cannot_be_written_only_costs_speed(tmp_path, fresh_cache, fake,
+                                                        monkeypatch):
+    data = tmp_path / "data"
+    write_set(data / "fashion-mnist", fake)
+    # A file where the cache folder should be: the decoded arrays are not cached, no error.
+    fresh_cache.write_text("not a folder")
+    expected = load_fashion_mnist(data_dir=data, normalize=False)
+    assert expected[0][0].shape == (6, 784)
+    # A damaged cached file that cannot be removed (a read-only cache) is passed over.
+    fresh_cache.unlink()
+    cached = write_set(fresh_cache / "fashion-mnist", fake)
+    (cached / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8bnot really gzip")
+    decoded = fresh_cache / "decoded" / "fashion-mnist"
+    decoded.mkdir(parents=True)
+    damaged = decoded / f"t10k-images-idx3-ubyte-{fake_sha(fake, 't10k-images-idx3-ubyte')}.npy"
+    damaged.write_bytes(b"\x93NUMPY cut short")
+
+    def refuse(path, missing_ok=False):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    _, (x_test, t_test) = load_fashion_mnist(data_dir=data, normalize=False)
+    np.testing.assert_array_equal(x_test, expected[1][0])
+    np.testing.assert_array_equal(t_test, expected[1][1])
+
+
+def test_full_disk_while_caching_decoded_arrays(tmp_path, fresh_cache, fake, monkeypatch):
+    write_set(tmp_path / "data" / "fashion-mnist", fake)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mnist_module.np, "save", full)
+    (x, _), _ = load_fashion_mnist(data_dir=tmp_path / "data")
+    assert x.shape == (6, 784)
+    assert not fresh_cache.exists()  # no temporary file, nor the folders made for it
 
 
 def test_nothing_anywhere(tmp_path, fresh_cache, fake, monkeypatch):
@@ -347,6 +410,18 @@ def test_arrays_are_writable_and_private(tmp_path, fresh_cache, fake):
     t[0] = 3
     (x_again, t_again), _ = load_fashion_mnist(data_dir=tmp_path / "data")
     assert x_again[0].max() <= 1.0 and t_again[0] == 0
+
+
+def test_cached_arrays_get_the_usual_permissions(tmp_path, fresh_cache, fake):
+    write_set(tmp_path / "data" / "fashion-mnist", fake)
+    umask = os.umask(0o022)
+    try:
+        load_fashion_mnist(data_dir=tmp_path / "data")
+    finally:
+        os.umask(umask)
+    cached = files_under(fresh_cache)
+    assert len(cached) == 4  # readable by the other users of a shared cache
+    assert {p.stat().st_mode & 0o777 for p in cached} == {0o644}
 
 
 def test_no_temporary_files_left(tmp_path, fresh_cache, fake):

@@ -120,11 +120,64 @@ def test_arrays_of_python_objects_are_refused(tmp_path):
         safe_load_pickle(path)
 
 
-def test_garbage_is_an_unpickling_error(tmp_path):
+def test_garbage_is_an_unpickling_error_that_names_the_file(tmp_path):
     path = tmp_path / "junk.pkl"
-    path.write_bytes(b"\x80\x04not a pickle at all")
-    with pytest.raises(pickle.UnpicklingError):
+    good = pickle.dumps({"W": np.ones(3)}, protocol=2)
+    payloads = {
+        "garbage": b"\x80\x04not a pickle at all",
+        "truncated": good[: len(good) // 2],
+        "hello": b"hello",
+        "bytes(5)": b"\x80\x02c__builtin__\nbytes\nK\x05\x85R.",
+    }
+    for what, data in payloads.items():
+        path.write_bytes(data)
+        with pytest.raises(pickle.UnpicklingError, match="junk.pkl: ") as err:
+            safe_load_pickle(path)
+        assert what and str(path) in str(err.value)
+
+
+def test_a_pickle_cannot_change_the_functions_it_may_name(tmp_path):
+    # BUILD on NumPy's own _frombuffer: would rename it for the whole process.
+    evil = (b"\x80\x02cnumpy._core.numeric\n_frombuffer\nN}(X\x0c\x00\x00\x00__qualname__"
+            b"X\x04\x00\x00\x00goneu\x86b0}.")
+    path = tmp_path / "build.pkl"
+    path.write_bytes(evil)
+    with pytest.raises(pickle.UnpicklingError, match="tries to change numpy _frombuffer"):
         safe_load_pickle(path)
+    from numpy._core import numeric
+
+    assert numeric._frombuffer.__qualname__ == "_frombuffer"
+    assert pickle.loads(pickle.dumps(np.ones(3), protocol=5)).sum() == 3
+
+
+def test_arrays_are_rebuilt_only_as_numpy_writes_them(tmp_path):
+    path = tmp_path / "raw.pkl"
+    # numpy.ndarray((2**40,), "u1") would be a terabyte of uninitialised memory.
+    path.write_bytes(b"\x80\x02cnumpy\nndarray\n\x8a\x06\x00\x00\x00\x00\x00\x01\x85X\x02"
+                     b"\x00\x00\x00u1\x86R.")
+    with pytest.raises(pickle.UnpicklingError, match="numpy.ndarray called directly"):
+        safe_load_pickle(path)
+    # _reconstruct with another shape than NumPy's (0,).
+    path.write_bytes(b"\x80\x02cnumpy._core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+                     b"J\x00\x00\x00\x01\x85C\x01b\x87R.")
+    with pytest.raises(pickle.UnpicklingError, match=r"refused: _reconstruct"):
+        safe_load_pickle(path)
+
+
+def test_containers_inside_themselves_are_checked_once(tmp_path):
+    loop: list = [np.zeros(2)]
+    loop.append(loop)
+    loaded = safe_load_pickle(_write(tmp_path / "loop.pkl", loop))
+    assert loaded[1] is loaded
+    deep = tmp_path / "deep.pkl"  # lists nested deeper than Python's recursion limit
+    deep.write_bytes(b"(" * 100_000 + b"l" * 100_000 + b".")
+    loaded = safe_load_pickle(deep)
+    for _ in range(99_999):
+        (loaded,) = loaded
+    assert loaded == []
+    hidden: list = [loop, {"deep": [np.array([None], dtype=object)]}]
+    with pytest.raises(ValueError, match="hidden.pkl: refused: an array of Python objects"):
+        safe_load_pickle(_write(tmp_path / "hidden.pkl", hidden))
 
 
 # --- the book's weights ------------------------------------------------------------------

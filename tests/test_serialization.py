@@ -175,9 +175,64 @@ def test_foreign_files_are_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         load_model(tmp_path / "nothing.npz")
+    with pytest.raises(ValueError, match="a folder, not a model file"):
+        load_model(tmp_path)
+
+
+def _huge_npy(shape) -> bytes:
+    """A .npy member whose header declares ``shape`` of float64 over 16 bytes of data."""
+    import io
+
+    buf = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue() + bytes(16)
+
+
+def test_hostile_archives_are_clear_errors_not_crashes(model_file, tmp_path):
+    # An array whose header declares 8 TB over a few bytes of data.
+    huge = tmp_path / "huge.npz"
+    with zipfile.ZipFile(model_file) as src, zipfile.ZipFile(huge, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, _huge_npy((10**12,)) if info.filename == "param/W1.npy" else data)
+    with pytest.raises(ValueError, match=r"huge.npz: (corrupt|truncated)"):
+        load_model(huge)
+    # The header alone is still readable: read_model_meta reads no parameter.
+    assert read_model_meta(huge)["config"] == read_model_meta(model_file)["config"]
+    # A 'meta' entry that is a raw zip member, not a .npy array.
+    raw = tmp_path / "raw.npz"
+    with zipfile.ZipFile(raw, "w") as z:
+        z.writestr("meta", b'{"format": "scratchnn-model"}')
+    for read in (load_model, read_model_meta):
+        with pytest.raises(ValueError, match="entry 'meta' is not a NumPy array"):
+            read(raw)
+    # JSON nested too deep for Python's parser.
+    deep = tmp_path / "deep.npz"
+    serialization.write_archive(deep, {}, {})
+    with zipfile.ZipFile(deep, "w") as z, z.open("meta.npy", "w") as f:
+        np.lib.format.write_array(f, np.array("[" * 100_000 + "]" * 100_000))
+    with pytest.raises(ValueError, match="unreadable 'meta': RecursionError"):
+        read_model_meta(deep)
+    # An architecture too large to build: refused before it eats the memory.
+    big = tmp_path / "big.npz"
+    _rewrite_to(model_file, big, lambda m: m["config"]["layers"][0].update(
+        in_features=10**7, out_features=10**7))
+    with pytest.raises(ValueError, match="big.npz: the architecture .* does not fit in memory"):
+        load_model(big)
+
+
+def test_format_version_must_be_a_whole_number(model_file):
+    _rewrite(model_file, lambda m: m.update(format_version=True))
+    with pytest.raises(ValueError, match="bad format_version True"):
+        load_model(model_file)
 
 
 def _rewrite(path, change_meta=None, drop=None):
+    _rewrite_to(path, path, change_meta, drop)
+
+
+def _rewrite_to(path, target, change_meta=None, drop=None):
     with np.load(path, allow_pickle=False) as archive:
         arrays = {n: archive[n] for n in archive.files}
     meta = json.loads(str(arrays.pop("meta")))
@@ -185,7 +240,7 @@ def _rewrite(path, change_meta=None, drop=None):
         change_meta(meta)
     if drop:
         del arrays[drop]
-    serialization.write_archive(path, arrays, meta)
+    serialization.write_archive(target, arrays, meta)
 
 
 def test_newer_format_version_asks_for_an_upgrade(model_file):
@@ -238,7 +293,12 @@ def test_model_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.npz"]  # no temporary file left
+    # A file that is replaced keeps the permissions its owner gave it.
+    path.chmod(0o640)
+    save_model(MLP([3, 2], seed=1), path)
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.npz"]
 
 
 def test_registry_knows_every_layer_class():

@@ -209,7 +209,7 @@ def cmd_train(args) -> int:
         if not checkpoint.is_file():
             raise FileNotFoundError(f"{checkpoint}: no such checkpoint (a run folder holds "
                                     "checkpoint.npz once its first epoch is done)")
-        meta = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,))[1]
+        meta = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,), meta_only=True)[1]
         saved, done = meta["metadata"]["options"], meta["training"]["epoch"]
         _check_resume_options(given, saved, checkpoint)
         earlier_training = meta["training"]["history"].get("wall_time", 0.0)

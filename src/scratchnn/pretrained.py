@@ -36,32 +36,77 @@ SAMPLE_WEIGHT_SHAPES = {
 }
 
 
-def _numpy_globals() -> dict[tuple[str, str], object]:
+class _Allowed:
+    """One name a pickle may use: a stand-in that calls ``function`` and can do nothing else.
+
+    The unpickler hands out these, never the functions themselves: pickle's BUILD opcode
+    sets attributes on whatever object it is given, and on a real function (or on one of
+    NumPy's) that would change it for the whole process.
+    """
+
+    __slots__ = ("_name", "_function")
+
+    def __init__(self, name: str, function) -> None:
+        self._name = name
+        self._function = function
+
+    def __call__(self, *args):
+        return self._function(*args)
+
+    def __setstate__(self, state) -> None:
+        raise pickle.UnpicklingError(f"refused: the pickle tries to change {self._name}")
+
+    def __repr__(self) -> str:
+        return f"<{self._name}>"
+
+
+def _refuse_direct_ndarray(*args) -> None:
+    # numpy.ndarray(shape) would hand back uninitialised memory, of any size the file asks.
+    raise pickle.UnpicklingError("refused: numpy.ndarray called directly; a pickled array "
+                                 "is rebuilt by numpy's _reconstruct")
+
+
+_NDARRAY = _Allowed("numpy.ndarray", _refuse_direct_ndarray)
+
+
+def _numpy_globals() -> dict[tuple[str, str], _Allowed]:
     """The only names a pickle may use: how NumPy 1.x and 2.x pickle arrays and scalars.
 
-    Each (module, name) maps to the object itself, looked up here once; the unpickler never
-    imports a module named by the file.
+    Each (module, name) maps to a stand-in for the object itself, looked up here once; the
+    unpickler never imports a module named by the file.
     """
     try:
         from numpy._core import multiarray, numeric
     except ImportError:  # NumPy 1.x
         from numpy.core import multiarray, numeric
 
-    allowed: dict[tuple[str, str], object] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
+    def reconstruct(subtype, shape, dtype):
+        # What ndarray.__reduce__ writes: an empty array, whose data the BUILD that
+        # follows puts in (and checks against the shape it gives).
+        if subtype is not _NDARRAY or shape != (0,):
+            raise pickle.UnpicklingError(
+                f"refused: _reconstruct({subtype!r}, {shape!r}, ...); NumPy writes "
+                "_reconstruct(numpy.ndarray, (0,), ...)")
+        return multiarray._reconstruct(np.ndarray, shape, dtype)
+
+    allowed = {
+        ("numpy", "ndarray"): _NDARRAY,
+        ("numpy", "dtype"): _Allowed("numpy.dtype", np.dtype),
         # Pickle protocol 2 has no opcode for bytes (an array's data): it writes
         # _codecs.encode(text, "latin1"), and bytes() for b"". Both are replaced by
         # functions that can do nothing else.
-        ("_codecs", "encode"): _latin1_bytes,
-        ("__builtin__", "bytes"): _empty_bytes,
-        ("builtins", "bytes"): _empty_bytes,
+        ("_codecs", "encode"): _Allowed("_codecs.encode", _latin1_bytes),
+        ("__builtin__", "bytes"): _Allowed("bytes", _empty_bytes),
+        ("builtins", "bytes"): _Allowed("bytes", _empty_bytes),
     }
     # NumPy 1.x wrote "numpy.core...", NumPy 2.x writes "numpy._core..."; same functions.
     for package in ("numpy.core", "numpy._core"):
-        allowed[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        allowed[(f"{package}.multiarray", "scalar")] = multiarray.scalar
-        allowed[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
+        allowed[(f"{package}.multiarray", "_reconstruct")] = _Allowed(
+            "numpy _reconstruct", reconstruct)
+        allowed[(f"{package}.multiarray", "scalar")] = _Allowed(
+            "numpy scalar", multiarray.scalar)
+        allowed[(f"{package}.numeric", "_frombuffer")] = _Allowed(
+            "numpy _frombuffer", numeric._frombuffer)
     return allowed
 
 
@@ -98,27 +143,44 @@ def safe_load_pickle(path: str | os.PathLike[str]) -> object:
 
     Raises:
         pickle.UnpicklingError: the file names any other class or function (the message
-            names it); nothing it asked for was called.
+            names it; nothing it asked for was called), or is not a readable pickle.
         ValueError: an array holds Python objects (dtype object) rather than numbers.
     """
-    return _safe_loads(Path(path).read_bytes())
+    path = Path(path)
+    return _safe_loads(path.read_bytes(), str(path))
 
 
-def _safe_loads(data: bytes) -> object:
-    obj = _NumpyOnlyUnpickler(io.BytesIO(data)).load()
-    _check_no_object_arrays(obj)
+def _safe_loads(data: bytes, name: str) -> object:
+    """The object pickled in ``data``; errors are prefixed with ``name``."""
+    try:
+        obj = _NumpyOnlyUnpickler(io.BytesIO(data)).load()
+    except pickle.UnpicklingError as err:
+        raise pickle.UnpicklingError(f"{name}: {err}") from None
+    except Exception as err:  # what a damaged or hostile stream makes pickle raise: all sorts
+        raise pickle.UnpicklingError(
+            f"{name}: not a readable pickle of NumPy arrays ({type(err).__name__}: {err})"
+        ) from err
+    _check_no_object_arrays(obj, name)
     return obj
 
 
-def _check_no_object_arrays(obj: object) -> None:
-    if isinstance(obj, np.ndarray) and obj.dtype.hasobject:
-        raise ValueError("refused: an array of Python objects (dtype object), not numbers")
-    if isinstance(obj, dict):
-        for value in obj.values():
-            _check_no_object_arrays(value)
-    elif isinstance(obj, (list, tuple)):
-        for value in obj:
-            _check_no_object_arrays(value)
+def _check_no_object_arrays(obj: object, name: str) -> None:
+    # A loop, not recursion: a pickle may nest containers deeper than Python's stack, or
+    # put a list inside itself.
+    seen: set[int] = set()
+    todo = [obj]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, np.ndarray) and item.dtype.hasobject:
+            raise ValueError(f"{name}: refused: an array of Python objects (dtype object), "
+                             "not numbers")
+        if isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend(item)
 
 
 def load_sample_weights(
@@ -138,14 +200,14 @@ def load_sample_weights(
         ValueError: the file holds other names or shapes than the book's network.
     """
     if path is None:
-        data = _fetch_sample_weights(data_dir)
+        path, data = _fetch_sample_weights(data_dir)
     else:
         data = Path(path).read_bytes()
-    weights = _safe_loads(data)
+    weights = _safe_loads(data, str(path))
     return _check_weights(weights, path)
 
 
-def _fetch_sample_weights(data_dir: str | os.PathLike[str] | None) -> bytes:
+def _fetch_sample_weights(data_dir: str | os.PathLike[str] | None) -> tuple[Path, bytes]:
     from .data._fetch import DatasetSpec, fetch
 
     spec = DatasetSpec(
@@ -153,11 +215,11 @@ def _fetch_sample_weights(data_dir: str | os.PathLike[str] | None) -> bytes:
         title="the book's sample weights",
         sha256={"sample_weight.pkl": SAMPLE_WEIGHT_SHA256},
     )
-    return fetch(spec, ["sample_weight.pkl"], data_dir)["sample_weight.pkl"].payload
+    return fetch(spec, ["sample_weight.pkl"], data_dir)["sample_weight.pkl"]
 
 
 def _check_weights(weights: object, path) -> dict[str, np.ndarray]:
-    where = "sample weights" if path is None else str(path)
+    where = str(path)
     if not isinstance(weights, dict):
         raise ValueError(f"{where}: expected a dict of arrays, got {type(weights).__name__}")
     if set(weights) != set(SAMPLE_WEIGHT_SHAPES):

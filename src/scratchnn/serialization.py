@@ -16,20 +16,18 @@ then renamed over it, so a crash leaves either the old file or the new one, neve
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import os
-import secrets
 import zipfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from . import conv, regularization
 from . import layers as _layers
+from ._files import atomic_write
 from .network import Sequential
 
 __all__ = [
@@ -88,40 +86,6 @@ def _version() -> str:
 # --- files -------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
-    """Open a temporary file beside ``path``; on success fsync it and rename it to ``path``.
-
-    >>> with atomic_write("out.json", "w") as f:   # doctest: +SKIP
-    ...     f.write("{}")
-
-    If the block raises, the temporary file is removed and ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its files are private (0600). Created like this, the file gets the
-    # usual mode that the umask leaves, as open(path, "w") would give it.
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    # The rename itself is only durable once the directory entry is on disk too.
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
 def write_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Write ``arrays`` and a JSON ``meta`` dict to an ``.npz`` file, atomically."""
     if "meta" in arrays:
@@ -133,14 +97,17 @@ def write_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: 
 
 
 def read_archive(
-    path: str | os.PathLike, formats: tuple[str, ...] = _MODEL_FORMATS
+    path: str | os.PathLike, formats: tuple[str, ...] = _MODEL_FORMATS, meta_only: bool = False
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Read an archive written by :func:`write_archive`: (arrays, meta), without pickle.
 
+    ``meta_only``: read the JSON header alone (arrays comes back empty).
     Raises ValueError naming the file when it is truncated or corrupt, is not one of
     ``formats``, or was written by a newer format version than this scratchnn reads.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder, not a model file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
     with open(path, "rb") as f:
@@ -158,23 +125,32 @@ def read_archive(
         with open(path, "rb") as f:
             # The signature check above leaves np.load only zip archives: NpzFile objects.
             with np.load(f, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
+                names = [n for n in archive.files if n == "meta" or not meta_only]
+                arrays = {name: archive[name] for name in names}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
         raise ValueError(f"{path}: truncated or corrupt model file ({err})") from err
+    except MemoryError as err:  # a header that declares a huge array over a few bytes
+        raise ValueError(f"{path}: corrupt model file: an array declares more data than "
+                         f"fits in memory ({err})") from err
     except ValueError as err:
         raise ValueError(f"{path}: not a scratchnn model file ({err})") from err
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # np.load gives the raw bytes of other members
+            raise ValueError(f"{path}: not a scratchnn model file (entry {name!r} is not a "
+                             "NumPy array)")
     if "meta" not in arrays:
         raise ValueError(f"{path}: not a scratchnn model file (no 'meta' entry)")
     try:
         meta = json.loads(str(arrays.pop("meta")[()]))
-    except (json.JSONDecodeError, IndexError) as err:
-        raise ValueError(f"{path}: not a scratchnn model file (unreadable 'meta': {err})") from err
+    except (json.JSONDecodeError, IndexError, RecursionError) as err:
+        raise ValueError(f"{path}: not a scratchnn model file (unreadable 'meta': "
+                         f"{type(err).__name__}: {err})") from err
     if not isinstance(meta, dict) or meta.get("format") not in formats:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise ValueError(f"{path}: not a scratchnn model file (format {found!r}, "
                          f"expected {' or '.join(repr(f) for f in formats)})")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"{path}: bad format_version {version!r}")
     if version > FORMAT_VERSION:
         raise ValueError(
@@ -229,7 +205,7 @@ def save_model(model: Sequential, path: str | os.PathLike, metadata: dict | None
 
 def read_model_meta(path: str | os.PathLike) -> dict:
     """The JSON header of a model file: format, version, config, dtype, metadata."""
-    return read_archive(path)[1]
+    return read_archive(path, meta_only=True)[1]
 
 
 def load_model(path: str | os.PathLike) -> Sequential:
@@ -242,6 +218,9 @@ def load_model(path: str | os.PathLike) -> Sequential:
         model = build_model(meta["config"])
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: bad architecture in model file ({err})") from err
+    except MemoryError as err:
+        raise ValueError(f"{path}: the architecture in this model file does not fit in "
+                         f"memory ({err})") from err
     try:
         load_arrays(model, arrays)
     except (TypeError, ValueError) as err:

@@ -18,12 +18,10 @@ Missing files are downloaded from the mirrors into the cache.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -33,7 +31,8 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from .idx import read_payload
+from .._files import make_folders, new_temp_file, remove_empty_folders
+from .idx import MAX_PAYLOAD, read_payload
 
 __all__ = ["DOWNLOAD_TIMEOUT", "DatasetSpec", "Fetched", "Place", "cache_dir", "fetch"]
 
@@ -111,6 +110,8 @@ def describe_places(places: list[Place]) -> str:
             where = "(not set)" if place.label.startswith("SCRATCHNN") else "(not given)"
         elif place.path.is_dir():
             where = str(place.path)
+        elif place.path.exists():
+            where = f"{place.path} (not a folder)"
         else:
             where = f"{place.path} (does not exist)"
         lines.append(f"  {i}. {place.label}: {where}")
@@ -177,20 +178,25 @@ def _find(spec: DatasetSpec, name: str, places: list[Place], notes: list[str]) -
             try:
                 payload = read_payload(candidate)
                 problem = None if _sha256(payload) == expected else "checksum mismatch"
-            except ValueError as err:
-                payload, problem = b"", str(err)
+            except ValueError as err:  # (its message starts with the path: not repeated)
+                payload, problem = b"", str(err).removeprefix(f"{candidate}: ")
             if problem is None:
                 return Fetched(candidate, payload)
             if place.ours:
                 # Our own cache: never trust it, never make the user clean it up.
-                candidate.unlink(missing_ok=True)
-                notes.append(f"removed corrupt cached file {candidate} ({problem})")
+                try:
+                    candidate.unlink(missing_ok=True)
+                    notes.append(f"removed corrupt cached file {candidate} ({problem})")
+                except OSError as err:  # a read-only cache: the file is just not used
+                    notes.append(f"ignored corrupt cached file {candidate} ({problem}; "
+                                 f"cannot remove it: {err.strerror or err})")
                 continue
-            raise ValueError(_corrupt_message(spec, name, candidate, payload, problem))
+            raise ValueError(_corrupt_message(spec, name, place, candidate, payload, problem))
     return None
 
 
-def _corrupt_message(spec: DatasetSpec, name: str, path: Path, payload: bytes, problem: str) -> str:
+def _corrupt_message(spec: DatasetSpec, name: str, place: Place, path: Path, payload: bytes,
+                     problem: str) -> str:
     if problem == "checksum mismatch":
         detail = (
             f"the SHA-256 of its decompressed content is {_sha256(payload)}, "
@@ -198,11 +204,15 @@ def _corrupt_message(spec: DatasetSpec, name: str, path: Path, payload: bytes, p
         )
     else:
         detail = problem
-    return (
-        f"{path}: cannot use this {spec.title} file: {detail}.\n"
-        f"Replace it with a good copy of {published_name(name)}, or delete it so that scratchnn "
-        "downloads a fresh copy into its cache."
-    )
+    if place.label == "system folder":
+        fix = "Reinstall the package that put it there, or set data_dir or SCRATCHNN_DATA to a "
+        fix += f"folder with a good copy of {published_name(name)}."
+    elif spec.mirrors:
+        fix = (f"Replace it with a good copy of {published_name(name)}, or delete it so that "
+               "scratchnn downloads a fresh copy into its cache.")
+    else:
+        fix = f"Replace it with a good copy of {published_name(name)}."
+    return f"{path}: cannot use this file ({spec.title}, {name}): {detail}.\n{fix}"
 
 
 def _mirrors(spec: DatasetSpec) -> list[str]:
@@ -234,6 +244,10 @@ class _BadDownload(Exception):
     """The server answered, but with something that is not the file we want."""
 
 
+class _CacheNotWritable(Exception):
+    """The download cannot be stored: no mirror would help."""
+
+
 def _download_from_mirrors(
     spec: DatasetSpec, name: str, mirrors: list[str], unreachable: set[str], notes: list[str]
 ) -> Fetched | None:
@@ -245,6 +259,9 @@ def _download_from_mirrors(
             continue
         try:
             return _download(url, spec, name, timeout)
+        except _CacheNotWritable as err:
+            notes.append(f"{url}: {err}")
+            return None
         except urllib.error.HTTPError as err:
             err.close()  # it holds the open response; leaving it to the GC warns
             notes.append(f"{url}: HTTP error {err.code} {err.reason}")
@@ -272,16 +289,20 @@ def _download(url: str, spec: DatasetSpec, name: str, timeout: float) -> Fetched
     real name, and the temporary file is deleted whatever goes wrong.
     """
     folder = cache_dir() / spec.folder
-    made = [p for p in (folder, folder.parent) if not p.exists()]  # to remove on failure
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    made: list[Path] = []  # folders made for the download: removed again if it fails
+    try:
+        made = make_folders(folder)
+        fd, tmp = new_temp_file(folder, name)
+    except OSError as err:
+        remove_empty_folders(made)
+        raise _CacheNotWritable(_cache_problem(folder, err)) from err
     try:
         with os.fdopen(fd, "wb") as out:
             request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 total = response.length  # from Content-Length; None when the server omits it
-                received = _copy_with_progress(response, out, total, f"{spec.title} {name}")
+                received = _copy_with_progress(response, out, total, f"{spec.title} {name}",
+                                               folder)
         if total is not None and received < total:
             raise _BadDownload(f"connection closed after {received} of {total} bytes")
         try:
@@ -301,13 +322,18 @@ def _download(url: str, spec: DatasetSpec, name: str, timeout: float) -> Fetched
     except BaseException:
         # BaseException: Ctrl-C in the middle of a download must not leave a .part behind.
         tmp.unlink(missing_ok=True)
-        for made_folder in made:  # nor the folders made for it, left empty
-            with contextlib.suppress(OSError):  # (rmdir refuses a folder that holds files)
-                made_folder.rmdir()
+        remove_empty_folders(made)  # nor the folders made for it, left empty
         raise
 
 
-def _copy_with_progress(response, out, total: int | None, label: str) -> int:
+def _cache_problem(folder: Path, err: OSError) -> str:
+    return (f"cannot write into the cache {folder} ({err.strerror or err}): set "
+            "SCRATCHNN_CACHE to a writable folder")
+
+
+def _copy_with_progress(response, out, total: int | None, label: str, folder: Path) -> int:
+    if total is not None and total > MAX_PAYLOAD:
+        raise _BadDownload(f"{total} bytes announced: more than any data file ({MAX_PAYLOAD})")
     received = 0
     # The bar is for people watching a terminal; in logs and notebooks it is noise.
     with tqdm(
@@ -319,8 +345,13 @@ def _copy_with_progress(response, out, total: int | None, label: str) -> int:
         leave=False,
     ) as bar:
         while chunk := response.read(_CHUNK):
-            out.write(chunk)
             received += len(chunk)
+            if received > MAX_PAYLOAD:  # a server that never stops would fill the disk
+                raise _BadDownload(f"more than {MAX_PAYLOAD} bytes: not a data file")
+            try:
+                out.write(chunk)
+            except OSError as err:  # a full disk, say: the server is not to blame
+                raise _CacheNotWritable(_cache_problem(folder, err)) from err
             bar.update(len(chunk))
     return received
 

@@ -83,18 +83,21 @@ def load_catvnoncat(
         path = _find(file_name, places)
         try:
             with h5py.File(path, "r") as f:
+                # Shapes first: a small file may declare a dataset of gigabytes.
+                shapes = [getattr(f[key], "shape", None) for key in (x_key, y_key)]
+                if shapes != [(m, *_IMAGE_SHAPE), (m,)]:
+                    raise ValueError(
+                        f"{path}: expected {x_key} of shape {(m, *_IMAGE_SHAPE)} and {y_key} "
+                        f"of shape {(m,)}, got {shapes[0]} and {shapes[1]} (None: not a "
+                        "dataset)"
+                    )
                 x = np.array(f[x_key], dtype=np.uint8)
                 y = np.array(f[y_key], dtype=np.int64)
-        except (OSError, KeyError) as err:
+        except (OSError, KeyError, TypeError) as err:  # TypeError: data that is not numbers
             raise ValueError(
                 f"{path}: not a readable cat-vs-non-cat HDF5 file ({err}); "
                 "replace it with a good copy"
             ) from err
-        if x.shape != (m, *_IMAGE_SHAPE) or y.shape != (m,):
-            raise ValueError(
-                f"{path}: expected {x_key} of shape {(m, *_IMAGE_SHAPE)} and {y_key} of "
-                f"shape {(m,)}, got {x.shape} and {y.shape}"
-            )
         got = _content_sha256(x, y)
         if got != sha:
             raise ValueError(

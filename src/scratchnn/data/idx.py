@@ -10,6 +10,7 @@ See http://yann.lecun.com/exdb/mnist/ (bottom of the page) for the original desc
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import struct
@@ -32,6 +33,10 @@ _IDX_TYPES = {
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
+#: The most bytes a data file may hold, decompressed (MNIST's largest holds 47 MB): a few
+#: kilobytes of gzip can decompress to gigabytes, and a server may send without end.
+MAX_PAYLOAD = 1 << 28
+
 
 def read_payload(path: str | os.PathLike[str]) -> bytes:
     """Return the bytes of ``path``, decompressed if it is gzip.
@@ -40,17 +45,26 @@ def read_payload(path: str | os.PathLike[str]) -> bytes:
     ``*.gz`` (or a gzip file without the suffix) is read correctly.
 
     Raises:
-        ValueError: the file is gzip but truncated or corrupt; the message names it.
+        ValueError: the file is gzip but truncated or corrupt, or holds more than
+            :data:`MAX_PAYLOAD` bytes; the message names it.
     """
     path = Path(path)
+    too_large = ValueError(f"{path}: more than {MAX_PAYLOAD} bytes of data: not a data set "
+                           "file of scratchnn's")
+    if path.stat().st_size > MAX_PAYLOAD:
+        raise too_large
     data = path.read_bytes()
     if not data.startswith(_GZIP_MAGIC):
         return data
     try:
-        return gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            payload = f.read(MAX_PAYLOAD + 1)
     except (EOFError, OSError, zlib.error) as err:
         # EOFError is what a cut-off download looks like; the others are damaged bytes.
         raise ValueError(f"{path}: truncated or corrupt gzip file ({err})") from err
+    if len(payload) > MAX_PAYLOAD:
+        raise too_large
+    return payload
 
 
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:

@@ -10,15 +10,16 @@ that SHA-256 (about 40 ms for MNIST): a damaged cache file is rebuilt, never use
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._files import make_folders, new_temp_file, remove_empty_folders
 from ..functions import one_hot
 from ._common import float_dtype
 from ._fetch import DatasetSpec, cache_dir, fetch
@@ -210,7 +211,8 @@ def _read_decoded(path: Path, sha256: str) -> np.ndarray | None:
         array = None
     if array is None or _idx_sha256(array) != sha256:
         # Damaged (a disk filled up, a flipped bit): rebuild it from the verified source.
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # (a read-only cache: rebuilt in memory only)
+            path.unlink(missing_ok=True)
         return None
     return array
 
@@ -226,16 +228,23 @@ def _idx_sha256(array: np.ndarray) -> str | None:
 
 
 def _write_decoded(path: Path, array: np.ndarray) -> None:
-    """Save ``array`` so that other processes only ever see the complete file."""
+    """Save ``array`` so that other processes only ever see the complete file.
+
+    A cache that cannot be written (read-only, full, a file where a folder should be)
+    only costs speed: the data was decoded all the same.
+    """
+    made: list[Path] = []
+    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
-    except OSError:
-        return  # a read-only cache only costs speed: the data was decoded all the same
-    try:
+        made = make_folders(path.parent)
+        fd, tmp = new_temp_file(path.parent, path.stem)
         with os.fdopen(fd, "wb") as f:
             np.save(f, array, allow_pickle=False)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+        os.replace(tmp, path)
+    except BaseException as err:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        remove_empty_folders(made)
+        if not isinstance(err, OSError):
+            raise
