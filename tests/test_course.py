@@ -46,8 +46,22 @@ def test_initialize_parameters_deep_is_the_application_scaling():
 def test_initialize_parameters_deep_rejects_bad_dims():
     with pytest.raises(ValueError, match="at least 2 positive widths"):
         course.initialize_parameters_deep([5])
-    with pytest.raises(ValueError, match="at least 2 positive widths"):
+    with pytest.raises(ValueError, match="at least 2 positive widths, got '53'"):
+        course.initialize_parameters_deep("53")
+    with pytest.raises(ValueError, match=r"layer_dims\[1\] must be a positive integer, got 0"):
         course.initialize_parameters_deep([5, 0, 1])
+    with pytest.raises((TypeError, ValueError), match=r"layer_dims\[0\] .*2.5"):
+        course.initialize_parameters_deep([2.5, 2])
+    with pytest.raises(ValueError, match="n_h must be a positive integer, got 0"):
+        course.initialize_parameters(3, 0, 1)
+
+
+def test_initialisers_leave_the_global_random_state_alone():
+    np.random.seed(123)  # noqa: NPY002 -- the caller's own use of the global generator
+    expected = np.random.RandomState(123).rand(3)
+    course.initialize_parameters(3, 2, 1)
+    course.initialize_parameters_deep([4, 3, 1])
+    np.testing.assert_array_equal(np.random.rand(3), expected)  # noqa: NPY002
 
 
 def test_linear_forward_matches_course_output():
@@ -77,6 +91,15 @@ def test_L_model_forward_matches_course_output():
     AL, caches = course.L_model_forward(X, parameters)
     np.testing.assert_allclose(AL, [[0.03921668, 0.70498921, 0.19734387, 0.04728177]], atol=5e-9)
     assert len(caches) == 3
+    # Each cache is ((A_prev, W, b), Z), as the course's backward functions read it.
+    assert caches[0][0][0] is X
+    A_prev = X
+    for l, ((A, W, b), Z) in enumerate(caches, start=1):  # noqa: E741
+        assert W is parameters[f"W{l}"] and b is parameters[f"b{l}"]
+        np.testing.assert_array_equal(A, A_prev)
+        np.testing.assert_allclose(Z, W @ A + b, rtol=1e-14)
+        A_prev = np.maximum(Z, 0)
+    np.testing.assert_allclose(AL, 1 / (1 + np.exp(-caches[-1][1])), rtol=1e-15)
 
 
 def test_compute_cost_matches_course_output_and_formula():
@@ -108,6 +131,74 @@ def test_linear_backward_matches_course_output():
     np.testing.assert_allclose(dW, dZ @ A.T / m, rtol=1e-13)
     np.testing.assert_allclose(db, np.sum(dZ, axis=1, keepdims=True) / m, rtol=1e-13)
     np.testing.assert_allclose(dA_prev, W.T @ dZ, rtol=1e-13)
+
+
+def test_linear_activation_backward_matches_course_output():
+    dA, A, W, b, Z = _randn(2, (1, 2), (3, 2), (1, 3), (1, 1), (1, 2))
+    dA_prev, dW, db = course.linear_activation_backward(dA, ((A, W, b), Z), "sigmoid")
+    np.testing.assert_allclose(dA_prev, [[0.11017994, 0.01105339], [0.09466817, 0.00949723],
+                                         [-0.05743092, -0.00576154]], atol=5e-9)
+    np.testing.assert_allclose(dW, [[0.10266786, 0.09778551, -0.01968084]], atol=5e-9)
+    np.testing.assert_allclose(db, [[-0.05729622]], atol=5e-9)
+    dA_prev, dW, db = course.linear_activation_backward(dA, ((A, W, b), Z), "relu")
+    np.testing.assert_allclose(dA_prev, [[0.44090989, 0.0], [0.37883606, 0.0],
+                                         [-0.2298228, 0.0]], atol=5e-9)
+    np.testing.assert_allclose(dW, [[0.44513824, 0.37371418, -0.10478989]], atol=5e-9)
+    np.testing.assert_allclose(db, [[-0.20837892]], atol=5e-9)
+
+
+def test_L_model_backward_matches_course_output():
+    AL, A1, W1, b1, Z1, A2, W2, b2, Z2 = _randn(3, (1, 2), (4, 2), (3, 4), (3, 1), (3, 2),
+                                                (3, 2), (1, 3), (1, 1), (1, 2))
+    caches = (((A1, W1, b1), Z1), ((A2, W2, b2), Z2))
+    grads = course.L_model_backward(AL, np.array([[1, 0]]), caches)
+    np.testing.assert_allclose(grads["dW1"], [[0.41010002, 0.07807203, 0.13798444, 0.10502167],
+                                              [0, 0, 0, 0],
+                                              [0.05283652, 0.01005865, 0.01777766, 0.0135308]],
+                               atol=5e-9)
+    np.testing.assert_allclose(grads["db1"], [[-0.22007063], [0], [-0.02835349]], atol=5e-9)
+    np.testing.assert_allclose(grads["dA1"], [[0.12913162, -0.44014127],
+                                              [-0.14175655, 0.48317296],
+                                              [0.01663708, -0.05670698]], atol=5e-9)
+
+
+def test_update_parameters_matches_course_output():
+    W1, b1, W2, b2 = _randn(2, (3, 4), (3, 1), (1, 3), (1, 1))
+    dW1, db1, dW2, db2 = _randn(3, (3, 4), (3, 1), (1, 3), (1, 1))
+    new = course.update_parameters({"W1": W1, "b1": b1, "W2": W2, "b2": b2},
+                                   {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}, 0.1)
+    np.testing.assert_allclose(new["W1"], [[-0.59562069, -0.09991781, -2.14584584, 1.82662008],
+                                           [-1.76569676, -0.80627147, 0.51115557, -1.18258802],
+                                           [-1.0535704, -0.86128581, 0.68284052, 2.20374577]],
+                               atol=5e-9)
+    np.testing.assert_allclose(new["b1"], [[-0.04659241], [-1.28888275], [0.53405496]],
+                               atol=5e-9)
+    np.testing.assert_allclose(new["W2"], [[-0.55569196, 0.0354055, 1.32964895]], atol=5e-9)
+    np.testing.assert_allclose(new["b2"], [[-0.84610769]], atol=5e-9)
+
+
+def test_a_confident_wrong_output_keeps_its_finite_cost_and_gradients():
+    # Z = -40: the course's sigmoid is 4.2e-18, not 0, so log(AL) and Y / AL stay finite.
+    A, W, b = np.array([[1.0]]), np.array([[-40.0]]), np.zeros((1, 1))
+    AL, cache = course.linear_activation_forward(A, W, b, "sigmoid")
+    np.testing.assert_allclose(AL, 1 / (1 + np.exp(40.0)), rtol=1e-15)
+    assert course.compute_cost(AL, np.array([[1]])) == pytest.approx(40.0, rel=1e-15)
+    grads = course.L_model_backward(AL, np.array([[1]]), [cache])
+    np.testing.assert_allclose(grads["dW1"], [[-1.0]], rtol=1e-15)  # (AL - Y) A^T
+    # float32 keeps the relative precision of small outputs too (Z = -18: 1.52e-8).
+    AL32, _ = course.linear_activation_forward(A.astype(np.float32),
+                                               np.array([[-18.0]], np.float32),
+                                               np.zeros((1, 1), np.float32), "sigmoid")
+    assert AL32.dtype == np.float32
+    np.testing.assert_allclose(AL32, 1 / (1 + np.exp(18.0)), rtol=1e-6)
+
+
+def test_float32_parameters_with_integer_labels_give_float32_gradients():
+    X, parameters = _course_test_parameters()
+    parameters = {k: v.astype(np.float32) for k, v in parameters.items()}
+    AL, caches = course.L_model_forward(X.astype(np.float32), parameters)
+    grads = course.L_model_backward(AL, np.array([[1, 0, 1, 0]]), caches)
+    assert {name: g.dtype for name, g in grads.items()} == dict.fromkeys(grads, np.float32)
 
 
 def test_activation_backward_functions():
@@ -234,6 +325,34 @@ def test_figures_are_written(tmp_path):
     assert (tmp_path / "m.png").stat().st_size > 0
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["Prediction: cat\nClass: non-cat", "Prediction: non-cat\nClass: cat"]
+
+
+def test_bad_input_is_named_in_the_course_layout():
+    A, W, b = _randn(1, (3, 4), (2, 3), (2, 1))
+    with pytest.raises(ValueError, match=r"dZ must have shape \(2, 4\): one example per "
+                                         r"column, got \(2, 5\)"):
+        course.linear_backward(np.zeros((2, 5)), (A, W, b))
+    with pytest.raises(ValueError, match=r"expected W of shape \(n_l, n_prev\).*got W \(0, 3\)"):
+        course.linear_forward(A, np.zeros((0, 3)), np.zeros((0, 1)))
+    with pytest.raises(ValueError, match=r"A has no examples \(shape \(3, 0\)\)"):
+        course.linear_forward(np.zeros((3, 0)), W, b)
+    with pytest.raises(ValueError, match=r"A_prev has no examples"):
+        course.linear_backward(np.zeros((2, 0)), (np.zeros((3, 0)), W, b))
+    with pytest.raises(TypeError, match="A must hold real numbers, got dtype complex128"):
+        course.linear_forward(A + 1j, W, b)
+    with pytest.raises(ValueError, match=r"cache must be the \(A_prev, W, b\) .*a tuple of 2"):
+        course.linear_backward(np.zeros((2, 4)), (A, W))
+    with pytest.raises(ValueError, match=r"cache must be the \(linear_cache, Z\)"):
+        course.linear_activation_backward(np.zeros((2, 4)), (A, W, b), "relu")
+    with pytest.raises(ValueError, match="caches must be the non-empty list"):
+        course.L_model_backward(np.full((1, 4), 0.5), np.ones((1, 4)), [])
+    with pytest.raises(TypeError, match="Y must hold 0/1 labels as numbers, got dtype <U1"):
+        course.L_model_backward(np.full((1, 2), 0.5), np.array([["a", "b"]]), [None])
+    parameters = {"W1": W, "b1": b}
+    with pytest.raises(TypeError, match="grads must be a dict of dW1, db1, ..., got list"):
+        course.update_parameters(parameters, [W, b], 0.1)
+    with pytest.raises(TypeError, match="targets t must hold numbers, got dtype <U1"):
+        course.compute_cost(np.full((1, 2), 0.5), np.array([["a", "b"]]))
 
 
 def test_backward_and_update_check_their_inputs():

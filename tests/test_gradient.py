@@ -35,6 +35,21 @@ def test_numerical_gradient_any_shape_and_restores_x():
     np.testing.assert_array_equal(x, before)
 
 
+def test_numerical_gradient_of_fortran_ordered_and_empty_arrays():
+    W = np.random.default_rng(1).standard_normal((3, 4))
+    for x in (W.T, np.asfortranarray(W)):  # both Fortran-contiguous: perturbed in place
+        before = x.copy()
+        g = sn.numerical_gradient(lambda a: float(np.sum(a ** 3)), x)
+        np.testing.assert_allclose(g, 3 * before ** 2, rtol=1e-7, atol=2e-8)  # h^2 = 1e-8
+        np.testing.assert_array_equal(x, before)
+    # f sees the perturbation through the array it closes over (the book's pattern).
+    g = sn.numerical_gradient(lambda _: float(np.sum(W.T[0] * 2.0)), W.T)
+    np.testing.assert_allclose(g, np.vstack([np.full(3, 2.0), np.zeros((3, 3))]), atol=1e-9)
+    assert sn.numerical_gradient(lambda a: 0.0, np.zeros(0)).shape == (0,)
+    with pytest.raises(ValueError, match=r"strided view of shape \(3, 3\)"):
+        sn.numerical_gradient(lambda a: 0.0, W[:, :3])
+
+
 def test_numerical_gradient_restores_x_when_f_raises():
     x = np.array([1.0, 2.0, 3.0])
     calls = []
@@ -78,9 +93,16 @@ def test_gradient_descent_returns_path():
     np.testing.assert_allclose(path[1], [-3.0 * 0.8, 4.0 * 0.8])
 
 
+def test_gradient_descent_keeps_a_float32_start_point_float32():
+    x = sn.gradient_descent(function_2, np.array([-3.0, 4.0], np.float32), lr=0.1, step_num=10)
+    assert x.dtype == np.float32
+    np.testing.assert_allclose(x, np.array([-3.0, 4.0]) * 0.8 ** 10, rtol=1e-3)
+
+
 def test_gradient_descent_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="learning rate"):
-        sn.gradient_descent(function_2, np.array([1.0]), lr=-0.1)
+    for lr in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="learning rate must be a finite number >= 0"):
+            sn.gradient_descent(function_2, np.array([1.0]), lr=lr)
     with pytest.raises(ValueError, match="step_num"):
         sn.gradient_descent(function_2, np.array([1.0]), step_num=2.5)
 

@@ -70,6 +70,17 @@ def test_affine_hand_computed_values():
     np.testing.assert_allclose(dx, [[1.0, 3.0], [2.0, 4.0]])
 
 
+def test_affine_takes_an_empty_batch_and_refuses_complex_input():
+    layer = sn.Affine(np.arange(6.0).reshape(2, 3), np.ones(3))
+    out = layer.forward(np.zeros((0, 2)))
+    assert out.shape == (0, 3)  # as x @ W + b gives it
+    assert layer.backward(np.zeros((0, 3))).shape == (0, 2)
+    np.testing.assert_array_equal(layer.dW, np.zeros((2, 3)))
+    assert sn.Affine(np.ones((4, 3))).forward(np.zeros((0, 1, 2, 2))).shape == (0, 3)
+    with pytest.raises(TypeError, match="Affine expects real numbers, got dtype complex128"):
+        layer.forward(np.ones((1, 2)) + 1j)
+
+
 @pytest.mark.parametrize(
     "loss, target",
     [

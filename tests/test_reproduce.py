@@ -130,3 +130,16 @@ def test_a_mismatch_gives_exit_status_1(monkeypatch, capsys, tmp_path):
     assert reproduce.run(_parse("--only", "toy-network", "--out", str(tmp_path))) == 1
     out = capsys.readouterr().out
     assert "9 a value that moved" in out and "NO" in out and "1 of 1 do NOT match" in out
+
+
+def test_a_missing_data_set_stops_only_its_own_experiment(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("SCRATCHNN_DATA", raising=False)
+    monkeypatch.setenv("SCRATCHNN_CACHE", str(tmp_path / "cache"))
+    status = reproduce.run(_parse("--only", "6", "--only", "1", "--fast", "--out",
+                                  str(tmp_path / "out"), "--data-dir", str(tmp_path / "empty")))
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "6 cat-two-layer" in out and "not run: cat-vs-non-cat: train_catvnoncat.h5 not found" \
+        in out
+    assert "1 toy network: forward([1.0, 0.5])" in out  # the experiment before still reported
+    assert "1 of 2 do NOT match" in out

@@ -6,6 +6,10 @@ works as the book's ``from dataset.mnist import load_mnist`` and
 ``from common.functions import ...`` do. Everything here is the engine's; this module only
 adds the book's spelling (``identity_function``) and chapter 3's toy network
 (:func:`init_network` and :func:`forward`).
+
+One difference, for batches only: ``mean_squared_error`` averages over the batch, like
+``cross_entropy_error`` does in the book; the book's own sums over every element (it only
+ever calls it on one sample, where both give the same value).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ here transposes at the boundary and calls the engine's layers:
 
 - linear forward/backward: :class:`scratchnn.layers.Affine` on A.T with weights W.T;
 - relu/sigmoid forward/backward: the layers :class:`~scratchnn.layers.ReLU` and
-  :class:`~scratchnn.layers.Sigmoid`;
+  :class:`~scratchnn.layers.Sigmoid` (the sigmoid computed by
+  :func:`scratchnn.functions.sigmoid`, see ``_Sigmoid``);
 - cost: :func:`scratchnn.functions.binary_cross_entropy`; update: :class:`scratchnn.optim.SGD`.
 
 Transposes of NumPy arrays are views, so nothing is copied. The course averages gradients
@@ -18,8 +19,13 @@ hence the 1/m there.
 Randomness: the published costs (0.693049735659989 at iteration 0 of the two-layer model,
 0.7717493284237686 for the L-layer model) come from ``np.random.seed(1)`` followed by
 ``np.random.randn`` draws in the course's order. A numpy Generator draws a different
-sequence, so the two initialisers below use the legacy global generator: the one place in
-scratchnn that does, because nothing else reproduces the course's numbers.
+sequence; a legacy ``np.random.RandomState(1)`` of its own draws the course's, so the
+initialisers below use one and leave NumPy's global random state alone.
+
+The initialisers are the course's *application* notebook's (seed 1; the L-layer weights
+scaled by 1/sqrt(n_prev)), whose published costs and accuracies scratchnn reproduces. The
+step-by-step notebook's exercise version of ``initialize_parameters_deep`` (seed 3, times
+0.01) draws other numbers.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .functions import as_float_array, binary_cross_entropy
+from ._checks import positive_int
+from .functions import as_float_array, binary_cross_entropy, sigmoid
 from .layers import Affine, ReLU, Sigmoid
 from .optim import SGD
 from .plots import _figure, save_figure
@@ -57,7 +64,22 @@ __all__ = [
     "print_mislabeled_images",
 ]
 
-_ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid}
+
+
+class _Sigmoid(Sigmoid):
+    """The engine's Sigmoid layer computing the course's 1 / (1 + exp(-Z)) to full precision.
+
+    The engine's layer uses (1 + tanh(Z/2)) / 2, whose error is absolute: below Z = -37 it
+    gives exactly 0 where the course gives 4e-18 (float32: a 2x error at Z = -18). Here the
+    sigmoid is the output AL, whose log is the cost: that needs the small values exactly.
+    """
+
+    def forward(self, x: np.ndarray, train: bool = False, inplace: bool = False) -> np.ndarray:
+        self.out = sigmoid(x)
+        return self.out
+
+
+_ACTIVATIONS = {"relu": ReLU, "sigmoid": _Sigmoid}
 
 # --- initialisation --------------------------------------------------------------------
 
@@ -66,13 +88,15 @@ def initialize_parameters(n_x: int, n_h: int, n_y: int) -> dict[str, np.ndarray]
     """Parameters of LINEAR -> RELU -> LINEAR -> SIGMOID, as the course draws them.
 
     np.random.seed(1); W1 = randn(n_h, n_x) * 0.01, b1 = 0 (n_h, 1),
-    W2 = randn(n_y, n_h) * 0.01, b2 = 0 (n_y, 1). Resets NumPy's global random state.
+    W2 = randn(n_y, n_h) * 0.01, b2 = 0 (n_y, 1), drawn from a RandomState of its own.
     """
-    np.random.seed(1)  # noqa: NPY002 -- the course's sequence (see the module docstring)
+    n_x, n_h, n_y = (positive_int(n, name) for n, name in ((n_x, "n_x"), (n_h, "n_h"),
+                                                              (n_y, "n_y")))
+    state = np.random.RandomState(1)  # noqa: NPY002 -- the course's sequence (module docstring)
     return {
-        "W1": np.random.randn(n_h, n_x) * 0.01,  # noqa: NPY002
+        "W1": state.randn(n_h, n_x) * 0.01,
         "b1": np.zeros((n_h, 1)),
-        "W2": np.random.randn(n_y, n_h) * 0.01,  # noqa: NPY002
+        "W2": state.randn(n_y, n_h) * 0.01,
         "b2": np.zeros((n_y, 1)),
     }
 
@@ -81,16 +105,16 @@ def initialize_parameters_deep(layer_dims: list[int]) -> dict[str, np.ndarray]:
     """Parameters W1, b1, ..., WL, bL for the layer widths ``layer_dims`` (input first).
 
     As the course's application draws them: np.random.seed(1);
-    W_l = randn(n_l, n_{l-1}) / sqrt(n_{l-1}), b_l = 0 (n_l, 1).
-    Resets NumPy's global random state.
+    W_l = randn(n_l, n_{l-1}) / sqrt(n_{l-1}), b_l = 0 (n_l, 1); from a RandomState of its
+    own (NumPy's global random state is left alone).
     """
-    dims = [int(n) for n in layer_dims]
-    if len(dims) < 2 or min(dims) < 1:
-        raise ValueError(f"layer_dims must list at least 2 positive widths, got {layer_dims}")
-    np.random.seed(1)  # noqa: NPY002 -- the course's sequence (see the module docstring)
+    if isinstance(layer_dims, (str, bytes)) or len(layer_dims) < 2:
+        raise ValueError(f"layer_dims must list at least 2 positive widths, got {layer_dims!r}")
+    dims = [positive_int(n, f"layer_dims[{k}]") for k, n in enumerate(layer_dims)]
+    state = np.random.RandomState(1)  # noqa: NPY002 -- the course's sequence (module docstring)
     parameters = {}
     for l in range(1, len(dims)):  # noqa: E741 -- the course's layer index
-        parameters[f"W{l}"] = np.random.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1])  # noqa: NPY002
+        parameters[f"W{l}"] = state.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1])
         parameters[f"b{l}"] = np.zeros((dims[l], 1))
     return parameters
 
@@ -102,7 +126,7 @@ def _affine(W: np.ndarray, b: np.ndarray) -> Affine:
     """The engine's Affine layer for the course's W (n, n_prev) and b (n, 1): views, no copies."""
     W = np.asarray(W)
     b = np.asarray(b)
-    if W.ndim != 2 or b.shape != (W.shape[0], 1):
+    if W.ndim != 2 or W.size == 0 or b.shape != (W.shape[0], 1):
         raise ValueError(
             f"expected W of shape (n_l, n_prev) and b of shape (n_l, 1), "
             f"got W {W.shape} and b {b.shape}"
@@ -110,12 +134,18 @@ def _affine(W: np.ndarray, b: np.ndarray) -> Affine:
     return Affine(W.T, b.reshape(-1))
 
 
-def _check_columns(name: str, A: np.ndarray, rows: int) -> np.ndarray:
+def _check_columns(name: str, A: np.ndarray, rows: int, m: int | None = None) -> np.ndarray:
+    """``A`` checked to be (rows, m): one example per column, at least one example."""
     A = np.asarray(A)
-    if A.ndim != 2 or A.shape[0] != rows:
+    if A.ndim != 2 or A.shape[0] != rows or (m is not None and A.shape[1] != m):
         raise ValueError(
-            f"{name} must have shape ({rows}, m): one example per column, got {A.shape}"
+            f"{name} must have shape ({rows}, {'m' if m is None else m}): one example per "
+            f"column, got {A.shape}"
         )
+    if A.shape[1] == 0:
+        raise ValueError(f"{name} has no examples (shape {A.shape}): m must be at least 1")
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
     return A
 
 
@@ -187,10 +217,13 @@ def linear_backward(dZ: ArrayLike, cache: tuple) -> tuple[np.ndarray, np.ndarray
 
     dW = 1/m dZ A_prev^T,  db = 1/m sum_m dZ,  dA_prev = W^T dZ.
     """
+    if not isinstance(cache, (tuple, list)) or len(cache) != 3:
+        raise ValueError("cache must be the (A_prev, W, b) that linear_forward returned, got "
+                         f"{_describe(cache)}")
     A_prev, W, b = cache
     layer = _affine(W, b)
     A_prev = _check_columns("A_prev", A_prev, layer.W.shape[0])
-    dZ = _check_columns("dZ", dZ, layer.W.shape[1])
+    dZ = _check_columns("dZ", dZ, layer.W.shape[1], A_prev.shape[1])
     m = A_prev.shape[1]
     # The course's cache holds A_prev, not a layer: give the layer the input that its
     # forward pass would have kept, instead of computing that pass again.
@@ -211,7 +244,7 @@ def relu_backward(dA: ArrayLike, cache: np.ndarray) -> np.ndarray:
 
 def sigmoid_backward(dA: ArrayLike, cache: np.ndarray) -> np.ndarray:
     """dZ = dA * s (1 - s) with s = sigmoid(Z) (``cache`` is Z)."""
-    layer = Sigmoid()
+    layer = _Sigmoid()
     layer.forward(cache)
     return layer.backward(dA)
 
@@ -220,6 +253,9 @@ def linear_activation_backward(
     dA: ArrayLike, cache: tuple, activation: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward through g then the linear step; returns dA_prev, dW, db."""
+    if not isinstance(cache, (tuple, list)) or len(cache) != 2:
+        raise ValueError("cache must be the (linear_cache, Z) that linear_activation_forward "
+                         f"returned, got {_describe(cache)}")
     linear_cache, Z = cache
     layer = _activation(activation)
     layer.forward(Z)
@@ -232,6 +268,9 @@ def L_model_backward(AL: ArrayLike, Y: ArrayLike, caches: list) -> dict[str, np.
     Starts from the derivative of the cost per example, dAL = -(Y / AL - (1 - Y) / (1 - AL)),
     as the course does (the 1/m is applied in :func:`linear_backward`).
     """
+    if not isinstance(caches, (list, tuple)) or not caches:
+        raise ValueError("caches must be the non-empty list that L_model_forward returned, "
+                         f"got {_describe(caches)}")
     L = len(caches)
     grads = {}
     dA = _cost_derivative(AL, Y)
@@ -247,11 +286,20 @@ def L_model_backward(AL: ArrayLike, Y: ArrayLike, caches: list) -> dict[str, np.
 
 def _cost_derivative(AL: ArrayLike, Y: ArrayLike) -> np.ndarray:
     """dAL = -(Y / AL - (1 - Y) / (1 - AL)): the course's start of backpropagation."""
-    AL = np.asarray(AL)
+    AL = as_float_array(AL)
     Y = np.asarray(Y)
     if Y.shape != AL.shape:
         raise ValueError(f"expected Y of the shape of AL {AL.shape}, got {Y.shape}")
+    if Y.dtype.kind not in "biuf":
+        raise TypeError(f"Y must hold 0/1 labels as numbers, got dtype {Y.dtype}")
+    Y = Y.astype(AL.dtype, copy=False)  # integer labels must not turn float32 into float64
     return -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
+
+
+def _describe(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
 
 
 def update_parameters(parameters: dict, grads: dict, learning_rate: float) -> dict:
@@ -260,6 +308,8 @@ def update_parameters(parameters: dict, grads: dict, learning_rate: float) -> di
     The copies keep the parameters' floating-point type (integers become float64).
     """
     _n_layers(parameters)
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict of dW1, db1, ..., got {type(grads).__name__}")
     missing = [f"d{name}" for name in parameters if f"d{name}" not in grads]
     if missing:
         raise ValueError(f"grads lacks {missing}")

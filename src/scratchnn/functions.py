@@ -224,6 +224,8 @@ def binary_cross_entropy(y: ArrayLike, t: ArrayLike, eps: float = 0.0) -> float:
     _check_finite("predictions y", y)
     if t.shape != y.shape:
         raise ValueError(f"target shape mismatch: expected {y.shape}, got t of shape {t.shape}")
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"targets t must hold numbers, got dtype {t.dtype}")
     if np.any((y < 0) | (y > 1)):
         raise ValueError("binary_cross_entropy expects probabilities y in [0, 1]")
     # (NaN compares false both ways, so it is caught here too.)

@@ -7,6 +7,7 @@ gradient is and to check backpropagation against it.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 
@@ -37,11 +38,16 @@ def numerical_gradient(
             "numerical_gradient perturbs x in place: pass a floating-point numpy array, "
             f"got {type(x).__name__} of dtype {getattr(x, 'dtype', None)}"
         )
-    grad = np.zeros_like(x)
-    flat = x.reshape(-1)  # a view whenever x is contiguous
+    grad = np.zeros_like(x)  # laid out like x (C or Fortran order)
+    if x.size == 0:
+        return grad
+    # order="A": in x's own memory order, so that a Fortran-ordered x (W.T) is a view too.
+    flat = x.reshape(-1, order="A")
     if not np.shares_memory(flat, x):
-        raise ValueError("numerical_gradient needs a contiguous array x")
-    gflat = grad.reshape(-1)
+        raise ValueError("numerical_gradient perturbs x in place and needs a contiguous "
+                         "array (C or Fortran order), got a strided view of shape "
+                         f"{x.shape}; make f close over a contiguous copy instead")
+    gflat = grad.reshape(-1, order="A")
     for i in range(flat.size):
         saved = flat[i]
         try:
@@ -65,14 +71,15 @@ def gradient_descent(
     """Repeat x <- x - lr * grad f(x) for ``step_num`` steps, from a copy of ``init_x``.
 
     Returns the final x, or (x, path) with path of shape (step_num + 1, *x.shape) when
-    ``return_path`` is set (the points visited, for plotting).
+    ``return_path`` is set (the points visited, for plotting). A floating ``init_x`` keeps
+    its dtype; integers become float64.
     """
     lr = float(lr)
-    if lr < 0:
-        raise ValueError(f"learning rate must be >= 0, got {lr}")
+    if not lr >= 0 or lr == math.inf:  # (NaN compares false)
+        raise ValueError(f"learning rate must be a finite number >= 0, got {lr}")
     if int(step_num) != step_num or step_num < 0:
         raise ValueError(f"step_num must be a non-negative integer, got {step_num}")
-    x = np.array(as_float_array(init_x), dtype=np.float64)
+    x = np.array(as_float_array(init_x), copy=True)  # float32 stays float32
     path = [x.copy()]
     for _ in range(int(step_num)):
         x -= lr * numerical_gradient(f, x)

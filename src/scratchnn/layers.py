@@ -15,6 +15,8 @@ the loss and their ``backward()`` the simple closed form (y - t) / N.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -159,8 +161,11 @@ class Affine(Layer):
         x = np.asarray(x)
         if x.ndim < 2:
             raise ValueError(f"Affine expects a batch (N, features), got shape {x.shape}")
+        if x.dtype.kind not in "biuf":  # (complex would lose its imaginary part silently)
+            raise TypeError(f"Affine expects real numbers, got dtype {x.dtype}")
         self.x_shape = x.shape
-        x = x.reshape(x.shape[0], -1).astype(self.W.dtype, copy=False)
+        # The width spelled out, not -1: an empty batch (N = 0) has a width too.
+        x = x.reshape(x.shape[0], math.prod(x.shape[1:])).astype(self.W.dtype, copy=False)
         if x.shape[1] != self.W.shape[0]:
             raise ValueError(
                 f"Affine: input has {x.shape[1]} features per sample (shape {self.x_shape}), "
