@@ -6,11 +6,18 @@ never hands a file to :func:`pickle.load`; :func:`safe_load_pickle` uses an unpi
 resolves only the handful of NumPy functions that rebuild arrays and refuses every other
 name *before* anything is called. Containers (dict, list, tuple), numbers and strings need
 no names at all: the pickle format builds them with its own opcodes.
+
+NumPy's own functions trust what they are given, so each is called through a stand-in that
+checks its arguments first, and the state a pickle sets on a dtype or an array (BUILD) is
+checked too: only arrays and scalars of plain numbers (bool, int, float, complex), whose
+data is exactly the bytes their shape needs. Structured, object, string and date arrays
+are refused: their states can make NumPy read and write outside its memory.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 from pathlib import Path
@@ -53,17 +60,53 @@ class _Allowed:
     def __call__(self, *args):
         return self._function(*args)
 
-    def __setstate__(self, state) -> None:
-        raise pickle.UnpicklingError(f"refused: the pickle tries to change {self._name}")
-
     def __repr__(self) -> str:
         return f"<{self._name}>"
 
 
+def _refuse(message: str) -> pickle.UnpicklingError:
+    return pickle.UnpicklingError(f"refused: {message}")
+
+
+#: NumPy's pickled state of a dtype of plain numbers, after its byte order: what BUILD may set.
+_PLAIN_DTYPE_STATE = (None, None, None, -1, -1, 0)
+
+
+def _plain_dtype(dtype) -> np.dtype:
+    """``dtype`` checked to be bool, integer, float or complex: nothing with fields,
+    objects, strings, dates or sub-arrays, whose pickled states NumPy trusts blindly."""
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" or dtype.fields \
+            or dtype.subdtype is not None:
+        raise _refuse(f"dtype {dtype!r}: only arrays of numbers (bool, int, float, complex) "
+                      "may be unpickled")
+    return dtype
+
+
+def _new_dtype(obj, align=False, copy=True) -> np.dtype:
+    # Always a copy: BUILD then sets its byte order, which must not touch NumPy's own dtypes.
+    if not isinstance(obj, str) or align not in (False, True):  # (older pickles: 0 or 1)
+        raise _refuse(f"numpy.dtype({obj!r}, {align!r}, ...)")
+    try:
+        dtype = np.dtype(obj, bool(align), True)
+    except TypeError as err:
+        raise _refuse(f"numpy.dtype({obj!r}): {err}") from None
+    return _plain_dtype(dtype)
+
+
+def _check_data(data, dtype: np.dtype, shape, what: str) -> None:
+    """``data`` must be exactly the bytes of an array of ``shape`` and ``dtype``."""
+    if not (isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape)):
+        raise _refuse(f"{what} with shape {shape!r}")
+    if not isinstance(data, (bytes, bytearray)):
+        raise _refuse(f"{what} with data of type {type(data).__name__}, not bytes")
+    if len(data) != math.prod(shape) * dtype.itemsize:
+        raise _refuse(f"{what} of shape {shape} and {dtype} with {len(data)} bytes of data")
+
+
 def _refuse_direct_ndarray(*args) -> None:
     # numpy.ndarray(shape) would hand back uninitialised memory, of any size the file asks.
-    raise pickle.UnpicklingError("refused: numpy.ndarray called directly; a pickled array "
-                                 "is rebuilt by numpy's _reconstruct")
+    raise _refuse("numpy.ndarray called directly; a pickled array is rebuilt by numpy's "
+                  "_reconstruct")
 
 
 _NDARRAY = _Allowed("numpy.ndarray", _refuse_direct_ndarray)
@@ -72,26 +115,38 @@ _NDARRAY = _Allowed("numpy.ndarray", _refuse_direct_ndarray)
 def _numpy_globals() -> dict[tuple[str, str], _Allowed]:
     """The only names a pickle may use: how NumPy 1.x and 2.x pickle arrays and scalars.
 
-    Each (module, name) maps to a stand-in for the object itself, looked up here once; the
-    unpickler never imports a module named by the file.
+    Each (module, name) maps to a stand-in that checks its arguments before it calls
+    NumPy; the unpickler never imports a module named by the file.
     """
     try:
         from numpy._core import multiarray, numeric
     except ImportError:  # NumPy 1.x
         from numpy.core import multiarray, numeric
 
-    def reconstruct(subtype, shape, dtype):
+    def reconstruct(subtype, shape, typecode):
         # What ndarray.__reduce__ writes: an empty array, whose data the BUILD that
-        # follows puts in (and checks against the shape it gives).
-        if subtype is not _NDARRAY or shape != (0,):
-            raise pickle.UnpicklingError(
-                f"refused: _reconstruct({subtype!r}, {shape!r}, ...); NumPy writes "
-                "_reconstruct(numpy.ndarray, (0,), ...)")
-        return multiarray._reconstruct(np.ndarray, shape, dtype)
+        # follows puts in (checked in _NumpyOnlyUnpickler.load_build).
+        if subtype is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
+            raise _refuse(f"_reconstruct({subtype!r}, {shape!r}, {typecode!r}); NumPy "
+                          "writes _reconstruct(numpy.ndarray, (0,), b'b')")
+        return multiarray._reconstruct(np.ndarray, (0,), b"b")
+
+    def scalar(dtype, data=None):
+        dtype = _plain_dtype(dtype)
+        if data is not None:
+            _check_data(data, dtype, (), "a scalar")
+        return multiarray.scalar(dtype) if data is None else multiarray.scalar(dtype, data)
+
+    def frombuffer(buffer, dtype, shape, order):
+        dtype = _plain_dtype(dtype)
+        _check_data(buffer, dtype, shape, "an array")
+        if order not in ("C", "F"):
+            raise _refuse(f"an array in order {order!r}")
+        return numeric._frombuffer(bytes(buffer), dtype, shape, order)
 
     allowed = {
         ("numpy", "ndarray"): _NDARRAY,
-        ("numpy", "dtype"): _Allowed("numpy.dtype", np.dtype),
+        ("numpy", "dtype"): _Allowed("numpy.dtype", _new_dtype),
         # Pickle protocol 2 has no opcode for bytes (an array's data): it writes
         # _codecs.encode(text, "latin1"), and bytes() for b"". Both are replaced by
         # functions that can do nothing else.
@@ -103,10 +158,9 @@ def _numpy_globals() -> dict[tuple[str, str], _Allowed]:
     for package in ("numpy.core", "numpy._core"):
         allowed[(f"{package}.multiarray", "_reconstruct")] = _Allowed(
             "numpy _reconstruct", reconstruct)
-        allowed[(f"{package}.multiarray", "scalar")] = _Allowed(
-            "numpy scalar", multiarray.scalar)
+        allowed[(f"{package}.multiarray", "scalar")] = _Allowed("numpy scalar", scalar)
         allowed[(f"{package}.numeric", "_frombuffer")] = _Allowed(
-            "numpy _frombuffer", numeric._frombuffer)
+            "numpy _frombuffer", frombuffer)
     return allowed
 
 
@@ -123,10 +177,17 @@ def _empty_bytes() -> bytes:
     return b""
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """An unpickler that resolves NumPy's array-rebuilding names and refuses all others."""
+class _NumpyOnlyUnpickler(pickle._Unpickler):
+    """An unpickler that resolves NumPy's array-rebuilding names and refuses all others.
+
+    Python's own unpickler, not its C twin, so that BUILD (which sets an object's state,
+    and on a NumPy dtype or array would let the file write where it likes) can be checked:
+    it is allowed only on the dtypes and arrays that NumPy's pickles build, with states
+    that describe plain numbers and exactly the bytes they hold.
+    """
 
     _allowed = _numpy_globals()
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def find_class(self, module: str, name: str):
         try:
@@ -137,14 +198,39 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
                 "tuples, numbers and strings may be unpickled"
             ) from None
 
+    def persistent_load(self, pid):
+        raise _refuse("a persistent id (an object stored outside the pickle)")
+
+    def load_build(self) -> None:
+        state = self.stack.pop()
+        target = self.stack[-1]
+        if isinstance(target, np.dtype):
+            if not (isinstance(state, tuple) and len(state) == 8 and state[0] == 3
+                    and state[1] in ("<", ">", "|", "=") and state[2:] == _PLAIN_DTYPE_STATE):
+                raise _refuse(f"the dtype state {state!r:.100}")
+        elif isinstance(target, np.ndarray):
+            fields = state[1:] if isinstance(state, tuple) and len(state) == 5 else state
+            if not (isinstance(fields, tuple) and len(fields) == 4
+                    and (len(state) == 4 or state[0] == 1) and isinstance(fields[1], np.dtype)
+                    and isinstance(fields[2], bool)):
+                raise _refuse(f"the array state {state!r:.100}")
+            shape, dtype, _, data = fields
+            _check_data(data, _plain_dtype(dtype), shape, "an array")
+        else:
+            raise _refuse(f"the pickle tries to change {target!r:.60}")
+        target.__setstate__(state)
+
+    dispatch[pickle.BUILD[0]] = load_build
+
 
 def safe_load_pickle(path: str | os.PathLike[str]) -> object:
-    """Unpickle ``path`` admitting only NumPy arrays, dicts, lists, tuples, numbers, strings.
+    """Unpickle ``path`` admitting only NumPy arrays and scalars of numbers (bool, int,
+    float, complex), dicts, lists, tuples, numbers and strings.
 
     Raises:
-        pickle.UnpicklingError: the file names any other class or function (the message
-            names it; nothing it asked for was called), or is not a readable pickle.
-        ValueError: an array holds Python objects (dtype object) rather than numbers.
+        pickle.UnpicklingError: the file names any other class or function, an array of
+            anything but numbers, or state that does not describe its data (the message
+            says which; nothing it asked for was called), or is not a readable pickle.
     """
     path = Path(path)
     return _safe_loads(path.read_bytes(), str(path))
@@ -160,27 +246,7 @@ def _safe_loads(data: bytes, name: str) -> object:
         raise pickle.UnpicklingError(
             f"{name}: not a readable pickle of NumPy arrays ({type(err).__name__}: {err})"
         ) from err
-    _check_no_object_arrays(obj, name)
     return obj
-
-
-def _check_no_object_arrays(obj: object, name: str) -> None:
-    # A loop, not recursion: a pickle may nest containers deeper than Python's stack, or
-    # put a list inside itself.
-    seen: set[int] = set()
-    todo = [obj]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, np.ndarray) and item.dtype.hasobject:
-            raise ValueError(f"{name}: refused: an array of Python objects (dtype object), "
-                             "not numbers")
-        if isinstance(item, dict):
-            todo.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            todo.extend(item)
 
 
 def load_sample_weights(
