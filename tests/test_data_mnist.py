@@ -11,6 +11,7 @@ import dataclasses
 import gzip
 import hashlib
 import os
+import shutil
 import struct
 from pathlib import Path
 
@@ -313,9 +314,20 @@ def test_cache_that_cannot_be_written_only_costs_speed(tmp_path, fresh_cache, fa
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(Path, "unlink", refuse)
-    _, (x_test, t_test) = load_fashion_mnist(data_dir=data, normalize=False)
+    # With a good copy after the cache in the search order (a system folder), it is used.
+    spec = dataclasses.replace(mnist_module.FASHION_MNIST, system_dirs=(data / "fashion-mnist",))
+    monkeypatch.setattr(mnist_module, "FASHION_MNIST", spec)
+    _, (x_test, t_test) = load_fashion_mnist(normalize=False)
     np.testing.assert_array_equal(x_test, expected[1][0])
     np.testing.assert_array_equal(t_test, expected[1][1])
+    # Without one, the message says what was passed over and why.
+    shutil.rmtree(decoded)  # (the first load cached every array)
+    monkeypatch.setattr(mnist_module, "FASHION_MNIST", dataclasses.replace(spec, system_dirs=()))
+    with pytest.raises(FileNotFoundError) as info:
+        load_fashion_mnist()
+    assert (f"ignored corrupt cached file {cached / 't10k-labels-idx1-ubyte.gz'}"
+            in str(info.value))
+    assert "cannot remove it: Permission denied" in str(info.value)
 
 
 def test_full_disk_while_caching_decoded_arrays(tmp_path, fresh_cache, fake, monkeypatch):

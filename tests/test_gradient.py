@@ -93,10 +93,12 @@ def test_gradient_descent_returns_path():
     np.testing.assert_allclose(path[1], [-3.0 * 0.8, 4.0 * 0.8])
 
 
-def test_gradient_descent_keeps_a_float32_start_point_float32():
-    x = sn.gradient_descent(function_2, np.array([-3.0, 4.0], np.float32), lr=0.1, step_num=10)
-    assert x.dtype == np.float32
-    np.testing.assert_allclose(x, np.array([-3.0, 4.0]) * 0.8 ** 10, rtol=1e-3)
+def test_gradient_descent_computes_in_float64_from_any_start_point():
+    # In float32, 3000 + 1e-4 == 3000: the numerical gradient would be 0 and x stuck.
+    x = sn.gradient_descent(function_2, np.array([3000.0, 4000.0], np.float32), lr=0.1,
+                            step_num=100)
+    assert x.dtype == np.float64
+    np.testing.assert_allclose(x, np.array([3000.0, 4000.0]) * 0.8 ** 100, rtol=1e-6)
 
 
 def test_gradient_descent_rejects_bad_arguments():

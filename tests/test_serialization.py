@@ -218,8 +218,18 @@ def test_hostile_archives_are_clear_errors_not_crashes(model_file, tmp_path):
     big = tmp_path / "big.npz"
     _rewrite_to(model_file, big, lambda m: m["config"]["layers"][0].update(
         in_features=10**7, out_features=10**7))
-    with pytest.raises(ValueError, match="big.npz: the architecture .* does not fit in memory"):
+    with pytest.raises(ValueError, match=r"big.npz: its architecture has 100,000,010,000,008 "
+                                         r"weights and statistics, but the file holds 23"):
         load_model(big)
+    # 15000 x 15000 would take seconds and gigabytes to build before its shapes were checked.
+    for layer in ({"type": "Affine", "in_features": 15000, "out_features": 15000},
+                  {"type": "Convolution2D", "in_channels": 64, "out_channels": 512,
+                   "kernel_size": [31, 31], "stride": 1, "pad": 0},
+                  {"type": "BatchNormalization", "num_features": 10**7, "momentum": 0.9,
+                   "eps": 1e-5, "dtype": "float32"}):
+        _rewrite_to(model_file, big, lambda m, layer=layer: m["config"]["layers"].insert(0, layer))
+        with pytest.raises(ValueError, match="damaged or forged model file"):
+            load_model(big)
 
 
 def test_format_version_must_be_a_whole_number(model_file):

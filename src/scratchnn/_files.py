@@ -22,14 +22,30 @@ def new_temp_file(folder: Path, name: str) -> tuple[int, Path]:
 
 
 def make_folders(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; returns those it created, deepest first."""
+    """Create ``folder`` and its missing parents; returns those it created, deepest first.
+
+    If one cannot be made, those made before it are removed again and the error raised.
+    """
+    folder = folder.resolve()  # "a/../b": only the folders really missing count as made
     missing = []
     for candidate in (folder, *folder.parents):
         if candidate.exists() or candidate.is_symlink():
             break
         missing.append(candidate)
-    folder.mkdir(parents=True, exist_ok=True)
-    return missing
+    made: list[Path] = []
+    try:
+        for candidate in reversed(missing):
+            try:
+                candidate.mkdir()
+            except FileExistsError:  # made by another process meanwhile: not ours
+                if not candidate.is_dir():
+                    raise
+                continue
+            made.insert(0, candidate)
+    except OSError:
+        remove_empty_folders(made)
+        raise
+    return made
 
 
 def remove_empty_folders(folders: list[Path]) -> None:

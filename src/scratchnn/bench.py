@@ -9,11 +9,13 @@
 The training benchmarks time one epoch of MNIST (60,000 images, batches of 100, plain SGD
 with learning rate 0.1, float32) through scratchnn's real training path
 (:class:`scratchnn.train.Trainer`) and through the same network in PyTorch and
-scikit-learn when they are installed (``pip install "scratchnn[bench]"``). The "matmul
-bound" does only the matrix products of the forward and backward passes, with NumPy:
-what an MLP cannot avoid. The inference benchmark classifies the 10,000 test images with
-the book's pretrained 784-50-100-10 sigmoid network. The memory benchmark runs
-``scratchnn train`` with its defaults in a child process and reports its peak resident size.
+scikit-learn when they are installed (``pip install "scratchnn[bench]"``). "NumPy by hand"
+is the same epoch written out in plain NumPy, without layers or checks: what scratchnn's
+engine adds is its time over this one. The "matmul bound" does only the matrix products of
+the forward and backward passes, with NumPy: what an MLP cannot avoid. The inference
+benchmark classifies the 10,000 test images with the book's pretrained 784-50-100-10
+sigmoid network. The memory benchmark runs ``scratchnn train`` with its defaults in a
+child process and reports its peak resident size.
 
 Fair play: every implementation gets the same thread count (threadpoolctl for the BLAS,
 ``torch.set_num_threads``), PyTorch gets scratchnn's initial weights and batch order (so
@@ -22,12 +24,12 @@ interleaved: repeat r runs each of them once, in an order that rotates.
 
 scratchnn's Trainer runs a network whose matrix products are small (784-100-10 and
 784-50-10 in batches of 100) on one BLAS thread: an engine decision
-(:func:`scratchnn.train.training_blas_threads`) that the report states. PyTorch,
-scikit-learn and the matmul bound keep every thread they are given, so the bound stays the
-fastest that the products alone run on this machine. Times are medians
-over the repeats; a ratio is the median of the per-repeat ratios, so that both of its sides
-were measured at the same moment on a machine that others may be using. The load average
-is printed with the table: numbers taken on a busy machine are worth little.
+(:func:`scratchnn.train.training_blas_threads`) that the report states, and that "NumPy by
+hand" follows. PyTorch, scikit-learn and the matmul bound keep every thread they are
+given, so the bound stays the fastest that the products alone run on this machine. Times
+are medians over the repeats; a ratio is the median of the per-repeat ratios, so that both
+of its sides were measured at the same moment on a machine that others may be using. The
+load average is printed with the table: numbers taken on a busy machine are worth little.
 """
 
 from __future__ import annotations
@@ -303,8 +305,10 @@ def _by_hand_epoch(task: Task, data: Data, seed: int) -> tuple[float, list]:
 
     What a NumPy MLP step costs at the least, on the BLAS threads scratchnn's Trainer uses:
     scratchnn's time over this one is what its engine adds. Same weights, batch order and
-    arithmetic as the Trainer's (y = h W + b, the fused softmax cross-entropy, p -= lr g).
+    arithmetic as the Trainer's (y = h W + b, the fused softmax cross-entropy, p -= lr g,
+    the sliced update of :func:`scratchnn.optim._add_scaled`).
     """
+    from .optim import _add_scaled
     from .train import blas_thread_limit
 
     net = _initial_network(task, seed)
@@ -350,7 +354,8 @@ def _by_hand_epoch(task: Task, data: Data, seed: int) -> tuple[float, list]:
                 if k:
                     d = d @ W.T
                     d *= h[k] * (1.0 - h[k]) if sigmoid else h[k] > 0
-                W -= LEARNING_RATE * grads[k]
+                # The Trainer's update: slice by slice, so the temporary stays in cache.
+                _add_scaled(W, -LEARNING_RATE, grads[k])
                 b -= LEARNING_RATE * db
     return time.perf_counter() - start, params
 
@@ -665,8 +670,8 @@ def run(args: argparse.Namespace) -> int:
                 if _engine_threads(_initial_network(task, 0)) == 1:
                     notes.append(f"{task.name}: scratchnn's Trainer runs this network's small "
                                  "matrix products on 1 BLAS thread (its engine's rule, "
-                                 "scratchnn.train.SMALL_PRODUCT); the peers and the matmul "
-                                 f"bound keep {threads} threads")
+                                 "scratchnn.train.SMALL_PRODUCT), and so does NumPy by hand; "
+                                 f"the peers and the matmul bound keep {threads} threads")
             else:
                 net, weights = sample_network(args.data_dir)
                 notes.append(f"{task.name}: {weights}, {net.dtype}, mean of {INFER_CALLS} calls "

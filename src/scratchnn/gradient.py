@@ -71,15 +71,16 @@ def gradient_descent(
     """Repeat x <- x - lr * grad f(x) for ``step_num`` steps, from a copy of ``init_x``.
 
     Returns the final x, or (x, path) with path of shape (step_num + 1, *x.shape) when
-    ``return_path`` is set (the points visited, for plotting). A floating ``init_x`` keeps
-    its dtype; integers become float64.
+    ``return_path`` is set (the points visited, for plotting). Computed in float64 whatever
+    ``init_x`` holds: with float32 and the step h = 1e-4, a coordinate of 1000 or more could
+    not move by h at all and its numerical gradient would be 0.
     """
     lr = float(lr)
     if not lr >= 0 or lr == math.inf:  # (NaN compares false)
         raise ValueError(f"learning rate must be a finite number >= 0, got {lr}")
     if int(step_num) != step_num or step_num < 0:
         raise ValueError(f"step_num must be a non-negative integer, got {step_num}")
-    x = np.array(as_float_array(init_x), copy=True)  # float32 stays float32
+    x = np.array(as_float_array(init_x), dtype=np.float64)
     path = [x.copy()]
     for _ in range(int(step_num)):
         x -= lr * numerical_gradient(f, x)

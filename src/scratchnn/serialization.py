@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -214,6 +215,13 @@ def load_model(path: str | os.PathLike) -> Sequential:
     The loaded model carries the file's header as ``model.meta``.
     """
     arrays, meta = read_archive(path)
+    # Checked before building, which allocates (and initialises) what the config says: a
+    # few bytes of JSON could ask for gigabytes. Small mismatches are left to the precise
+    # checks that follow (which parameter, which shape).
+    declared, held = _declared_values(meta.get("config")), sum(a.size for a in arrays.values())
+    if declared > max(2 * held, _CHEAP_TO_BUILD):
+        raise ValueError(f"{path}: its architecture has {declared:,} weights and statistics, "
+                         f"but the file holds {held:,} values: a damaged or forged model file")
     try:
         model = build_model(meta["config"])
     except (KeyError, TypeError, ValueError) as err:
@@ -227,6 +235,37 @@ def load_model(path: str | os.PathLike) -> Sequential:
         raise ValueError(f"{path}: {err}") from err
     model.meta = meta
     return model
+
+
+#: values a model may declare beyond what its file holds before it is refused unbuilt
+_CHEAP_TO_BUILD = 10_000_000
+
+
+def _declared_values(config) -> int:
+    """How many numbers the sized layers of ``config`` hold (parameters and statistics),
+    counted from the sizes it gives, without building anything. Sizes that are not whole
+    numbers count 0 here: building the layer refuses them."""
+    def size(*values) -> int:
+        ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+        return math.prod(values) if ok else 0
+
+    total = 0
+    layers = config.get("layers") if isinstance(config, dict) else None
+    for spec in layers if isinstance(layers, list) else []:
+        if not isinstance(spec, dict):
+            continue
+        kind = spec.get("type")
+        if kind == "Affine":
+            n_in, n_out = spec.get("in_features"), spec.get("out_features")
+            total += size(n_in, n_out) + size(n_out)
+        elif kind == "Convolution2D":
+            kernel = spec.get("kernel_size")
+            kh, kw = (kernel, kernel) if not isinstance(kernel, list) else (kernel + [0, 0])[:2]
+            c_in, c_out = spec.get("in_channels"), spec.get("out_channels")
+            total += size(c_out, c_in, kh, kw) + size(c_out)
+        elif kind == "BatchNormalization":
+            total += 4 * size(spec.get("num_features"))  # gamma, beta, mean, variance
+    return total
 
 
 def build_model(config: dict) -> Sequential:

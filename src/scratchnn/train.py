@@ -538,8 +538,8 @@ class Trainer:
             raise ValueError(f"{xname} has {len(x)} samples but {tname} has {len(t)}")
         # Checked here, once: inside the loop a NaN input would look like divergence.
         # A row's sum is NaN or inf whenever one of its elements is. Summed by a BLAS
-        # matrix-vector product, which runs at memory speed on every core: a third of the
-        # time of x.sum() and a fifth of isfinite(x) (MNIST: 8 ms). Only a sum that
+        # matrix-vector product, which runs at memory speed on every core: for MNIST 8 to
+        # 17 ms, where x.sum() takes 22 to 28 and isfinite(x) 37. Only a sum that
         # overflows (or a real NaN) needs the element-wise check.
         rows = x.reshape(len(x), -1)
         with np.errstate(over="ignore", invalid="ignore"):
