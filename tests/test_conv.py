@@ -146,6 +146,40 @@ def test_convolution_keeps_float32_and_does_not_write_into_dout():
     np.testing.assert_array_equal(dout, 1.0)
 
 
+def test_convolution_of_fortran_ordered_weights_fills_the_weight_gradient():
+    rng = np.random.default_rng(3)
+    W, x = rng.standard_normal((2, 3, 2, 2)), rng.standard_normal((2, 3, 4, 4))
+    grads = []
+    for weights in (W, np.asfortranarray(W), W.transpose(1, 0, 2, 3).copy().transpose(1, 0, 2, 3)):
+        layer = Convolution2D(weights, np.zeros(2))
+        layer.backward(np.ones_like(layer.forward(x)))
+        grads.append(layer.grads["W"].copy())
+    assert np.abs(grads[0]).sum() > 1
+    for g in grads[1:]:
+        np.testing.assert_allclose(g, grads[0], rtol=1e-13)
+
+
+def test_convolution_refuses_complex_input_kernel_sizes_that_are_not_ints_and_bad_dout():
+    layer = Convolution2D(in_channels=1, out_channels=2, kernel_size=2, rng=0,
+                          dtype=np.float64)
+    with pytest.raises(TypeError, match="expected a numeric array, got dtype complex128"):
+        layer.forward(np.ones((1, 1, 3, 3)) + 1j)
+    for bad in (2.0, True, [2, "2"]):
+        with pytest.raises(ValueError, match="kernel_size must be a positive int or a pair"):
+            Convolution2D(in_channels=1, out_channels=2, kernel_size=bad)
+    out = layer.forward(np.ones((1, 1, 3, 3)))
+    with pytest.raises(TypeError, match="Convolution2D.backward: dout must hold real numbers, "
+                                        "got dtype <U1"):
+        layer.backward(np.full(out.shape, "a"))
+    pool = MaxPooling2D(2)
+    pooled = pool.forward(np.arange(16.0).reshape(1, 1, 4, 4))
+    dx = pool.backward(np.ones(pooled.shape, dtype=np.int64))  # integers: computed as floats
+    assert dx.dtype == np.float64 and dx.sum() == 4
+    avg = AveragePooling2D(2)
+    avg.forward(np.ones((1, 1, 4, 4)))
+    assert avg.backward(np.ones((1, 1, 2, 2), dtype=np.int64)).sum() == 4
+
+
 def test_convolution_he_initialisation_uses_fan_in():
     conv = Convolution2D(in_channels=16, out_channels=64, kernel_size=3, rng=0)
     assert conv.W.shape == (64, 16, 3, 3)

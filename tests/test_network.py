@@ -69,6 +69,15 @@ def test_initialisers_have_their_standard_deviation(init, std):
     np.testing.assert_array_equal(net.params["b1"], 0)
 
 
+def test_initialisers_refuse_empty_shapes_and_bad_deviations():
+    with pytest.raises(ValueError, match=r"weight shape must hold positive integers, got \(0, 3\)"):
+        sn.initialize("he", (0, 3))
+    for std in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="std must be a finite number >= 0"):
+            sn.initialize("normal", (2, 3), std=std)
+    assert not sn.initialize("normal", (2, 3), std=0.0).any()
+
+
 def test_seed_and_generator_make_identical_networks():
     a = sn.MLP([3, 4, 2], seed=7)
     b = sn.MLP([3, 4, 2], rng=np.random.default_rng(7))

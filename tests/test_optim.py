@@ -1,5 +1,7 @@
 """Optimizers: convergence on a convex quadratic and on XOR, validation, state handling."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -80,6 +82,41 @@ def test_optimizers_keep_float32():
         for _ in range(2):
             opt.update(p, {"W": np.full(3, 0.5, dtype=np.float32)})
         assert p["W"].dtype == np.float32, name
+        # and so does their state (velocities, moment estimates)
+        assert {s.dtype for s in opt.state.get("W", {}).values()} <= {np.dtype(np.float32)}
+        assert (name == "SGD") == (not opt.state), name
+
+
+def _two_steps(optimizer):
+    """p after two updates from p = (1, -2) with the gradient (0.5, -1) both times."""
+    p = {"W": np.array([1.0, -2.0])}
+    for _ in range(2):
+        optimizer.update(p, {"W": np.array([0.5, -1.0])})
+    return p["W"]
+
+
+def test_momentum_nesterov_adagrad_rmsprop_steps_by_hand():
+    p0, g = np.array([1.0, -2.0]), np.array([0.5, -1.0])
+    # Momentum: v1 = -lr g, p1 = p0 + v1; v2 = 0.9 v1 - lr g, p2 = p1 + v2.
+    v1 = -0.1 * g
+    v2 = 0.9 * v1 - 0.1 * g
+    expected = p0 + v1 + v2
+    np.testing.assert_allclose(expected, [0.855, -1.71], rtol=1e-15)
+    np.testing.assert_allclose(_two_steps(sn.Momentum(lr=0.1, momentum=0.9)), expected,
+                               rtol=1e-15)
+    # Nesterov: p <- p + 0.9 v_new - lr g after each velocity update.
+    expected = p0 + (0.9 * v1 - 0.1 * g) + (0.9 * v2 - 0.1 * g)
+    np.testing.assert_allclose(expected, [0.7695, -1.539], rtol=1e-15)
+    np.testing.assert_allclose(_two_steps(sn.Nesterov(lr=0.1, momentum=0.9)), expected,
+                               rtol=1e-15)
+    # AdaGrad: h accumulates g^2 (g^2, then 2 g^2).
+    expected = p0 - 0.1 * g / (np.abs(g) + 1e-7) - 0.1 * g / (math.sqrt(2) * np.abs(g) + 1e-7)
+    np.testing.assert_allclose(_two_steps(sn.AdaGrad(lr=0.1, eps=1e-7)), expected, rtol=1e-15)
+    # RMSprop: h1 = 0.01 g^2, h2 = 0.99 h1 + 0.01 g^2 = 0.0199 g^2.
+    expected = (p0 - 0.1 * g / (math.sqrt(0.01) * np.abs(g) + 1e-7)
+                - 0.1 * g / (math.sqrt(0.0199) * np.abs(g) + 1e-7))
+    np.testing.assert_allclose(_two_steps(sn.RMSprop(lr=0.1, decay_rate=0.99, eps=1e-7)),
+                               expected, rtol=1e-14)
 
 
 @pytest.mark.parametrize(
@@ -98,6 +135,28 @@ def test_optimizers_keep_float32():
 def test_bad_hyperparameters_are_rejected(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_hyperparameters_must_be_numbers():
+    for value in ("0.1", True, None):
+        with pytest.raises(TypeError, match="learning rate lr must be a number"):
+            sn.SGD(lr=value)
+    with pytest.raises(TypeError, match="optimizer's name must be a str"):
+        sn.make_optimizer(3)
+    assert repr(sn.Adam()) == "Adam(lr=0.001, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-08)"
+
+
+def test_update_checks_types():
+    opt = sn.SGD(lr=0.1)
+    with pytest.raises(TypeError, match="W: the gradient must be an array of real numbers, got "
+                                        "list"):
+        opt.update({"W": np.ones(2)}, {"W": [1.0, 2.0]})
+    with pytest.raises(TypeError, match="W: parameters are updated in place and must be "
+                                        "floating-point arrays, got ndarray of dtype int64"):
+        opt.update({"W": np.ones(2, dtype=np.int64)}, {"W": np.ones(2)})
+    with pytest.raises(TypeError, match="got ndarray of dtype <U1"):
+        opt.update({"W": np.ones(2)}, {"W": np.array(["a", "b"])})
+    assert opt.steps == 0  # nothing was half-done
 
 
 def test_update_checks_names_and_shapes():

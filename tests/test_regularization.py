@@ -184,6 +184,34 @@ def test_batchnorm_keeps_float32_and_rejects_wrong_features():
         BatchNormalization(3, momentum=1.0)
 
 
+def test_batchnorm_refuses_what_it_cannot_normalise_or_trust():
+    bn = BatchNormalization(3)
+    for x in (np.zeros((1, 3), np.float32), np.zeros((0, 3), np.float32)):
+        with pytest.raises(ValueError, match="more than 1 value per feature to train"):
+            bn.forward(x, train=True)
+    np.testing.assert_array_equal(bn.running_mean, 0)  # untouched
+    np.testing.assert_array_equal(bn.running_var, 1)
+    # One image still holds H * W values per channel; and inference takes one sample.
+    assert BatchNormalization(2).forward(np.ones((1, 2, 3, 3)), train=True).shape == (1, 2, 3, 3)
+    assert bn.forward(np.ones((1, 3)), train=False).shape == (1, 3)
+    with pytest.raises(ValueError, match="num_features must be a positive integer, got True"):
+        BatchNormalization(True)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0, got inf"):
+        BatchNormalization(3, eps=float("inf"))
+    for bad in ({"running_mean": np.full(3, np.nan), "running_var": np.ones(3)},
+                {"running_mean": np.zeros(3), "running_var": -np.ones(3)}):
+        with pytest.raises(ValueError, match="must be finite, and running_var >= 0"):
+            bn.load_state(bad)
+
+
+def test_dropout_takes_float16_input_and_names_a_bad_seed():
+    drop = Dropout(0.5, seed=0)
+    y = drop.forward(np.ones((100, 10), np.float16), train=True)
+    assert y.dtype == np.float16 and set(np.unique(y)) == {0.0, 2.0}
+    with pytest.raises(ValueError, match="a seed must be an integer >= 0, got -1"):
+        Dropout(seed=-1)
+
+
 def test_batchnorm_state_round_trip():
     bn = BatchNormalization(2, dtype=np.float64)
     bn.forward(np.array([[1.0, 2.0], [3.0, 5.0]]), train=True)

@@ -454,6 +454,13 @@ def test_resume_refuses_a_different_run(spirals, tmp_path):
         Trainer(MLP([2, 9, 3], seed=0), Adam(), epochs=2).fit(x, t, resume=tmp_path)
     with pytest.raises(ValueError, match="trained with Adam, not SGD"):
         Trainer(MLP([2, 8, 3], seed=0), SGD(), epochs=2).fit(x, t, resume=tmp_path)
+    with pytest.raises(ValueError, match=r"Adam had other settings than this trainer's "
+                                         r"optimizer \(weight_decay 0.0 -> 0.1, beta1 0.9 "
+                                         r"-> 0.5\)"):
+        Trainer(MLP([2, 8, 3], seed=0), Adam(beta1=0.5, weight_decay=0.1),
+                epochs=2).fit(x, t, resume=tmp_path)
+    # the learning rate is the checkpoint's (a schedule moves it): another one is no error
+    Trainer(MLP([2, 8, 3], seed=0), Adam(lr=0.5), epochs=2).fit(x, t, resume=tmp_path)
     longer = tmp_path / "longer"
     Trainer(MLP([2, 8, 3], seed=0), Adam(), epochs=2, seed=0, checkpoint_dir=longer).fit(x, t)
     with pytest.raises(ValueError, match="at epoch 2, past this run's 1 epochs"):

@@ -37,8 +37,12 @@ __all__ = [
 
 def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     """(h, w) from an int or a pair of ints, each >= 1."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in pair):
+    try:
+        pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    except TypeError:  # neither an int nor a sequence (2.0, None)
+        pair = ()
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                 and v >= 1 for v in pair):
         raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
 
@@ -148,7 +152,8 @@ class Convolution2D(Layer):
             shape = (positive_int(out_channels, "out_channels"),
                      positive_int(in_channels, "in_channels"), kh, kw)
             W = initialize(init, shape, rng=rng, dtype=dtype)
-        W = as_float_array(W)
+        # C order: the backward pass writes dW through a (F, C*kh*kw) view of it.
+        W = np.ascontiguousarray(as_float_array(W))
         if W.ndim != 4 or W.size == 0:
             raise ValueError(f"W must be 4-D (F, C, kh, kw) and not empty, got shape {W.shape}")
         b = np.zeros(W.shape[0], dtype=W.dtype) if b is None else np.asarray(b, dtype=W.dtype)
@@ -195,7 +200,7 @@ class Convolution2D(Layer):
         )
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        x = np.asarray(x)
+        x = as_float_array(x)
         _check_images(self, x, self.kernel_size, self.pad)
         f, c, kh, kw = self.W.shape
         if x.shape[1] != c:

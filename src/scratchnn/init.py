@@ -32,7 +32,9 @@ def as_generator(rng: np.random.Generator | int | None = None) -> np.random.Gene
     """A numpy Generator from a Generator, a seed, or None (fresh entropy)."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
+    if rng is None or isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng is not None and rng < 0:
+            raise ValueError(f"a seed must be an integer >= 0, got {rng}")
         return np.random.default_rng(rng)
     raise TypeError(f"expected a numpy Generator, an int seed or None, got {type(rng).__name__}")
 
@@ -67,9 +69,15 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 def init_std(name: str, shape: tuple[int, ...], std: float = 0.01) -> float:
     """The standard deviation initialiser ``name`` uses for a weight of ``shape``."""
+    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1
+           for n in shape):
+        raise ValueError(f"weight shape must hold positive integers, got {tuple(shape)}")
     fan_in, fan_out = fans(tuple(shape))
     if name == "normal":
-        return float(std)
+        std = float(std)
+        if not 0 <= std < math.inf:
+            raise ValueError(f"std must be a finite number >= 0, got {std}")
+        return std
     if name in ("xavier", "course"):
         return 1.0 / math.sqrt(fan_in)
     if name == "glorot":

@@ -87,6 +87,11 @@ def _assign(name: str, own: np.ndarray, value: ArrayLike) -> None:
 
 def _check_dout(layer: Layer, dout: np.ndarray, expected: tuple) -> np.ndarray:
     dout = np.asarray(dout)
+    if dout.dtype.kind not in "fiub":
+        raise TypeError(f"{type(layer).__name__}.backward: dout must hold real numbers, got "
+                        f"dtype {dout.dtype}")
+    if dout.dtype.kind != "f":  # integer gradients: computed (and returned) as float64
+        dout = dout.astype(np.float64)
     if dout.shape != expected:
         raise ValueError(
             f"{type(layer).__name__}.backward: expected dout of shape {expected}, "

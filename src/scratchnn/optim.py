@@ -12,6 +12,7 @@ PyTorch's ``weight_decay`` does; it applies to every parameter whose name starts
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -21,6 +22,8 @@ __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Ad
 
 def _check(name: str, value: float, low: float = 0.0, high: float | None = None,
            low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
     value = float(value)
     bad = not math.isfinite(value) or value < low or (low_open and value == low)
     if high is not None and value >= high:
@@ -82,6 +85,14 @@ class Optimizer:
             raise ValueError(
                 f"params and grads name different arrays: {sorted(params)} vs {sorted(grads)}"
             )
+        for name, p in params.items():
+            g = grads[name]
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+                raise TypeError(f"{name}: parameters are updated in place and must be "
+                                f"floating-point arrays, got {_describe(p)}")
+            if not isinstance(g, np.ndarray) or g.dtype.kind not in "fiub":
+                raise TypeError(f"{name}: the gradient must be an array of real numbers, got "
+                                f"{_describe(g)}")
         self.steps += 1
         for name, p in params.items():
             self._step(name, p, self._grad(name, p, grads[name]))
@@ -95,6 +106,11 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
+
+
+def _describe(value) -> str:
+    dtype = getattr(value, "dtype", None)
+    return f"{type(value).__name__}" + (f" of dtype {dtype}" if dtype is not None else "")
 
 
 class SGD(Optimizer):
@@ -125,7 +141,8 @@ class Momentum(Optimizer):
 
 
 class Nesterov(Momentum):
-    """Nesterov's accelerated gradient, in the book's form (Bengio et al. 2012):
+    """Nesterov's accelerated gradient as Bengio et al. (2012) and PyTorch's
+    ``SGD(nesterov=True)`` write it (the book's code adds momentum^2 * v_new instead):
 
     v <- momentum * v - lr * g;  p <- p + momentum^2 * v_old - (1 + momentum) * lr * g,
     which is p <- p + momentum * v_new - lr * g.
@@ -146,6 +163,9 @@ class AdaGrad(Optimizer):
         super().__init__(lr, weight_decay)
         self.eps = _check("eps", eps, low_open=True)
 
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "eps": self.eps}
+
     def _step(self, name, p, g):
         h = self._slot(name, "h", p)
         h += g * g
@@ -162,7 +182,7 @@ class RMSprop(Optimizer):
         self.eps = _check("eps", eps, low_open=True)
 
     def hyperparameters(self):
-        return {**super().hyperparameters(), "decay_rate": self.decay_rate}
+        return {**super().hyperparameters(), "decay_rate": self.decay_rate, "eps": self.eps}
 
     def _step(self, name, p, g):
         h = self._slot(name, "h", p)
@@ -175,7 +195,10 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction:
 
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
-    p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+    p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps),
+    with t the number of updates so far: one count for all parameters, which the Trainer
+    updates together (PyTorch counts per parameter, which differs only for a parameter
+    first updated after step 1).
     """
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
@@ -186,7 +209,8 @@ class Adam(Optimizer):
         self.eps = _check("eps", eps, low_open=True)
 
     def hyperparameters(self):
-        return {**super().hyperparameters(), "beta1": self.beta1, "beta2": self.beta2}
+        return {**super().hyperparameters(), "beta1": self.beta1, "beta2": self.beta2,
+                "eps": self.eps}
 
     def _step(self, name, p, g):
         m = self._slot(name, "m", p)
@@ -215,6 +239,9 @@ OPTIMIZERS = {
 
 def make_optimizer(name: str, **kwargs) -> Optimizer:
     """An optimizer by its lower-case name, e.g. ``make_optimizer("adam", lr=1e-3)``."""
+    if not isinstance(name, str):
+        raise TypeError(f"an optimizer's name must be a str, one of {list(OPTIMIZERS)}; got "
+                        f"{name!r}")
     key = name.lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")

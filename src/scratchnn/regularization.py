@@ -10,9 +10,12 @@ a layer: see ``Sequential(weight_decay=...)`` and the optimizers' ``weight_decay
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ._checks import positive_int
 from .functions import as_float_array
 from .init import _float_dtype, _seed_or_rng
 from .layers import Layer, _assign, _check_dout, _need_forward
@@ -67,7 +70,9 @@ class Dropout(Layer):
         if not train:
             return x
         if not self.frozen:
-            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.ratio
+            # (NumPy draws float32 and float64 only: float16 input compares with float32.)
+            draw = x.dtype if x.dtype.itemsize >= 4 else np.float32
+            keep = self.rng.random(x.shape, dtype=draw) >= self.ratio
             self.scaled_mask = keep * x.dtype.type(1.0 / (1.0 - self.ratio))
         elif self.scaled_mask.shape != x.shape:
             raise ValueError(
@@ -108,13 +113,12 @@ class BatchNormalization(Layer):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
-            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
+        num_features = positive_int(num_features, "num_features")
         momentum, eps = float(momentum), float(eps)
         if not 0 <= momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        if not eps > 0:
-            raise ValueError(f"eps must be > 0, got {eps}")
+        if not 0 < eps < math.inf:
+            raise ValueError(f"eps must be a finite number > 0, got {eps}")
         dtype = _float_dtype(dtype)
         self.num_features = int(num_features)
         self.momentum = momentum
@@ -149,7 +153,12 @@ class BatchNormalization(Layer):
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         if set(state) != {"running_mean", "running_var"}:
             raise ValueError(f"expected running_mean and running_var, got {sorted(state)}")
-        for name, value in state.items():
+        values = {name: np.asarray(value) for name, value in state.items()}
+        if not all(v.dtype.kind in "fiu" and np.isfinite(v).all() for v in values.values()) \
+                or (values["running_var"] < 0).any():
+            raise ValueError("running_mean and running_var must be finite, and running_var "
+                             ">= 0")
+        for name, value in values.items():
             _assign(name, getattr(self, name), value)
 
     def _axes(self, x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -167,6 +176,11 @@ class BatchNormalization(Layer):
         x = as_float_array(x).astype(self.gamma.dtype, copy=False)
         axes, shape = self._axes(x)
         if train:
+            if x.size < 2 * self.num_features:  # (PyTorch refuses it too)
+                raise ValueError(
+                    f"BatchNormalization needs more than 1 value per feature to train, got "
+                    f"input of shape {x.shape}: a batch of 1 sample has no variance (with a "
+                    "Trainer, drop_last=True skips a last batch of 1)")
             mu = x.mean(axis=axes)
             centred = x - mu.reshape(shape)
             var = np.mean(centred * centred, axis=axes)

@@ -700,7 +700,8 @@ class Trainer:
             "samples": self._samples,
             "batch_size": self.batch_size,
             "optimizer": {"type": type(self.optimizer).__name__, "lr": self.optimizer.lr,
-                          "steps": self.optimizer.steps},
+                          "steps": self.optimizer.steps,
+                          "hyperparameters": self.optimizer.hyperparameters()},
             "rng": self.rng.bit_generator.state,
             "layer_rngs": _layer_rng_states(self.model),
             "history": history,
@@ -720,6 +721,15 @@ class Trainer:
         if opt["type"] != type(self.optimizer).__name__:
             raise ValueError(f"{path}: the checkpoint was trained with {opt['type']}, "
                              f"not {type(self.optimizer).__name__}")
+        # The learning rate is the checkpoint's (a schedule moves it); the rest must agree.
+        # (Checkpoints of earlier versions did not record them.)
+        saved = {k: v for k, v in opt.get("hyperparameters", {}).items() if k != "lr"}
+        ours = {k: v for k, v in self.optimizer.hyperparameters().items() if k in saved}
+        if saved != ours:
+            changed = ", ".join(f"{k} {saved[k]!r} -> {ours.get(k)!r}" for k in saved
+                                if saved[k] != ours.get(k))
+            raise ValueError(f"{path}: the checkpoint's {opt['type']} had other settings "
+                             f"than this trainer's optimizer ({changed})")
         if state["samples"] != n or state["batch_size"] != self.batch_size:
             raise ValueError(
                 f"{path}: the checkpoint ran on {state['samples']} samples in batches of "
