@@ -49,6 +49,10 @@ def test_activation_distributions_rejects_unknown_names():
         activation_distributions("he", "softplus")
     with pytest.raises(ValueError, match="layers must be a positive int"):
         activation_distributions("he", "relu", layers=0)
+    with pytest.raises(ValueError, match="layers must be a positive integer, got 0"):
+        plot_activation_histograms(layers=0)
+    with pytest.raises(ValueError, match="bins must be a positive integer, got 0"):
+        plot_activation_histograms(bins=0)
 
 
 @pytest.mark.parametrize("suffix,magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])

@@ -136,6 +136,29 @@ def test_gradient_descent_path(tmp_path):
         plots.plot_gradient_descent_path(f, np.zeros((3, 3)))
 
 
+def test_bad_arguments_are_named_before_matplotlib_sees_them():
+    x = np.random.default_rng(0).random((4, 784))
+    t, pred = np.array([0, 1, 2, 3]), np.array([1, 1, 2, 0])
+    with pytest.raises(ValueError, match="max_images must be a positive integer, got -1"):
+        plots.plot_misclassified(x, t, pred, max_images=-1)
+    with pytest.raises(ValueError, match=r"probs must have shape \(4, classes\) with a column "
+                                         r"for each of the 4 classes, got \(4, 2\)"):
+        plots.plot_misclassified(x, t, pred, probs=np.full((4, 2), 0.5))
+    with pytest.raises(ValueError, match="classes names 2 classes, but the labels go up to 3"):
+        plots.plot_misclassified(x, t, pred, classes=["a", "b"])
+    with pytest.raises(ValueError, match="pred must hold class indices >= 0"):
+        plots.plot_misclassified(x, t, pred - 1)
+    with pytest.raises(ValueError, match="max_units must be a positive integer, got 0"):
+        plots.plot_first_layer_weights(MLP([784, 3], seed=0), max_units=0)
+    for cm in (np.zeros((0, 0)), np.array([[1.0, np.nan], [0, 1]]), np.array([[1.5, 0], [0, 1]]),
+               np.array([[1, -1], [0, 1]])):
+        with pytest.raises(ValueError, match="(square, non-empty|whole numbers >= 0)"):
+            plots.plot_confusion_matrix(cm)
+    points = np.array([[3.0, 4.0], [-30.0, 40.0], [np.inf, -np.inf]])
+    with pytest.raises(ValueError, match=r"path point 2 is not finite .*smaller learning rate"):
+        plots.plot_gradient_descent_path(lambda p: float(p @ p), points)
+
+
 def test_unknown_suffix_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"\.png or \.svg"):
         plots.plot_activations(path=tmp_path / "a.pdf")

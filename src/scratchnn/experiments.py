@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._checks import positive_int
 from .functions import relu, sigmoid, tanh
 from .init import as_generator
 from .plots import _figure
@@ -67,9 +68,8 @@ def activation_distributions(
         raise ValueError(
             f"unknown activation {activation!r}; expected one of {', '.join(_ACTIVATIONS)}"
         )
-    for name, value in (("layers", layers), ("nodes", nodes), ("samples", samples)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    layers, nodes, samples = (positive_int(value, name) for name, value in
+                              (("layers", layers), ("nodes", nodes), ("samples", samples)))
     std = _std(init, nodes)
     rng = as_generator(rng)
     x = rng.standard_normal((samples, nodes))
@@ -99,6 +99,8 @@ def plot_activation_histograms(
     inits = [inits] if isinstance(inits, str) else list(inits)
     if not inits:
         raise ValueError("give at least one initialiser")
+    # Checked before the figure is made: matplotlib's own errors would name none of them.
+    layers, bins = positive_int(layers, "layers"), positive_int(bins, "bins")
     fig = _figure(figsize=(2.2 * layers, 1.9 * len(inits) + 0.6), layout="constrained")
     axes = fig.subplots(len(inits), layers, squeeze=False, sharey="row")
     # The book's ranges: sigmoid's outputs lie in (0, 1) and tanh's in (-1, 1); ReLU's are

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._checks import positive_int
 from .functions import leaky_relu, relu, sigmoid, step_function, tanh
 from .serialization import atomic_write
 
@@ -150,6 +151,17 @@ def _as_images(x: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray
     return x
 
 
+def _class_indices(name: str, labels: np.ndarray) -> np.ndarray:
+    """``labels`` as int64 class indices (whole-number floats such as 1.0 are taken)."""
+    whole = labels.dtype.kind in "iub" or (
+        labels.dtype.kind == "f" and np.isfinite(labels).all()
+        and (labels == np.round(labels)).all())
+    if not whole or (len(labels) and labels.min() < 0):
+        raise ValueError(f"{name} must hold class indices >= 0, got {labels.dtype} values "
+                         f"{labels[:5].tolist()}...")
+    return labels.astype(np.int64)
+
+
 def plot_misclassified(
     x: ArrayLike,
     t: ArrayLike,
@@ -174,6 +186,17 @@ def plot_misclassified(
     if not len(t) == len(pred) == len(x):
         raise ValueError(f"x, t and pred need as many samples, got {len(x)}, {len(t)}, "
                          f"{len(pred)}")
+    max_images = positive_int(max_images, "max_images")
+    t, pred = _class_indices("t", t), _class_indices("pred", pred)
+    n_classes = int(max(t.max(initial=0), pred.max(initial=0))) + 1
+    if classes is not None and len(classes) < n_classes:
+        raise ValueError(f"classes names {len(classes)} classes, but the labels go up to "
+                         f"{n_classes - 1}")
+    if probs is not None:
+        probs = np.asarray(probs)
+        if probs.ndim != 2 or len(probs) != len(t) or probs.shape[1] < n_classes:
+            raise ValueError(f"probs must have shape ({len(t)}, classes) with a column for "
+                             f"each of the {n_classes} classes, got {probs.shape}")
     wrong = np.flatnonzero(pred != t)[:max_images]
     images = _as_images(np.asarray(x)[wrong], image_shape) if len(wrong) else np.zeros((0, 1, 1))
 
@@ -208,6 +231,7 @@ def plot_first_layer_weights(
     For an Affine first layer W1 (784, units), column j is unit j's 28x28 template;
     red is positive, blue negative, on one symmetric scale per image.
     """
+    max_units = positive_int(max_units, "max_units")
     W = np.asarray(model.params["W1"], dtype=np.float64)
     if W.ndim == 2:
         images = W.T
@@ -224,6 +248,8 @@ def plot_first_layer_weights(
     else:
         raise ValueError(f"the first layer's W1 has shape {W.shape}, expected 2-D or 4-D")
     images = images[:max_units]
+    if not len(images):
+        raise ValueError(f"the first layer's W1 has shape {W.shape}: no {what}s to show")
     cols = math.ceil(math.sqrt(len(images)))
     rows = math.ceil(len(images) / cols)
     fig = _figure(figsize=(1.2 * cols, 1.2 * rows + 0.5), layout="constrained")
@@ -247,8 +273,11 @@ def plot_confusion_matrix(
     ``normalize`` divides each row by its total (the recall on the diagonal).
     """
     cm = np.asarray(cm)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
-        raise ValueError(f"expected a square matrix, got shape {cm.shape}")
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.size == 0:
+        raise ValueError(f"expected a square, non-empty matrix, got shape {cm.shape}")
+    if cm.dtype.kind not in "iuf" or not np.isfinite(cm).all() or (cm < 0).any() \
+            or (cm.dtype.kind == "f" and (cm != np.round(cm)).any()):
+        raise ValueError("expected a confusion matrix of counts: whole numbers >= 0")
     k = cm.shape[0]
     classes = [str(c) for c in (classes if classes is not None else range(k))]
     if len(classes) != k:
@@ -294,6 +323,10 @@ def plot_gradient_descent_path(
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
         raise ValueError(f"expected path points of shape (steps, 2), got {points.shape}")
+    if not np.isfinite(points).all():
+        first = int(np.flatnonzero(~np.isfinite(points).all(axis=1))[0])
+        raise ValueError(f"path point {first} is not finite ({points[first].tolist()}): "
+                         "gradient descent diverged; try a smaller learning rate")
     if xlim is None or ylim is None:
         span = np.abs(points).max() * 1.2 or 1.0
         xlim = xlim or (-span, span)
