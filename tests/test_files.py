@@ -36,3 +36,10 @@ def test_a_failure_half_way_removes_what_was_made(tmp_path, monkeypatch):
     with pytest.raises(NotADirectoryError):
         make_folders(tmp_path / "file" / "x")
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_a_dangling_link_is_not_followed(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere" / "deep")
+    with pytest.raises(OSError):
+        make_folders(tmp_path / "link" / "sub")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link"]  # nothing made at its target

@@ -156,7 +156,17 @@ def test_update_checks_types():
         opt.update({"W": np.ones(2, dtype=np.int64)}, {"W": np.ones(2)})
     with pytest.raises(TypeError, match="got ndarray of dtype <U1"):
         opt.update({"W": np.ones(2)}, {"W": np.array(["a", "b"])})
+    # A shape mismatch in the second parameter leaves the first one as it was, too.
+    p = {"W1": np.ones(2), "W2": np.ones(3)}
+    with pytest.raises(ValueError, match=r"W2: gradient shape \(4,\) does not match"):
+        opt.update(p, {"W1": np.ones(2), "W2": np.ones(4)})
+    np.testing.assert_array_equal(p["W1"], [1.0, 1.0])
     assert opt.steps == 0  # nothing was half-done
+    # NumPy scalars, 0-d arrays and Decimals are numbers
+    from decimal import Decimal
+
+    for lr in (np.float32(0.1), np.array(0.1), Decimal("0.1")):
+        assert sn.SGD(lr=lr).lr == pytest.approx(0.1)
 
 
 def test_update_checks_names_and_shapes():

@@ -223,6 +223,7 @@ def test_hostile_archives_are_clear_errors_not_crashes(model_file, tmp_path):
         load_model(big)
     # 15000 x 15000 would take seconds and gigabytes to build before its shapes were checked.
     for layer in ({"type": "Affine", "in_features": 15000, "out_features": 15000},
+                  {"type": "Affine", "in_features": 1.5e4, "out_features": 1.5e4},  # JSON's
                   {"type": "Convolution2D", "in_channels": 64, "out_channels": 512,
                    "kernel_size": [31, 31], "stride": 1, "pad": 0},
                   {"type": "BatchNormalization", "num_features": 10**7, "momentum": 0.9,

@@ -26,7 +26,9 @@ def make_folders(folder: Path) -> list[Path]:
 
     If one cannot be made, those made before it are removed again and the error raised.
     """
-    folder = folder.resolve()  # "a/../b": only the folders really missing count as made
+    # "a/../b" spelled out, so that only folders really missing count as made (not
+    # resolve(): it follows a dangling link and would make folders where it points).
+    folder = Path(os.path.abspath(folder))
     missing = []
     for candidate in (folder, *folder.parents):
         if candidate.exists() or candidate.is_symlink():

@@ -12,7 +12,6 @@ PyTorch's ``weight_decay`` does; it applies to every parameter whose name starts
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -22,9 +21,13 @@ __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Ad
 
 def _check(name: str, value: float, low: float = 0.0, high: float | None = None,
            low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    # float() would take "0.1" and True; NumPy scalars, 0-d arrays and Decimals are numbers.
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
     bad = not math.isfinite(value) or value < low or (low_open and value == low)
     if high is not None and value >= high:
         bad = True
@@ -67,8 +70,6 @@ class Optimizer:
         self.steps = 0
 
     def _grad(self, name: str, p: np.ndarray, g: np.ndarray) -> np.ndarray:
-        if p.shape != g.shape:
-            raise ValueError(f"{name}: gradient shape {g.shape} does not match parameter {p.shape}")
         if self.weight_decay and name.startswith("W"):
             return g + self.weight_decay * p
         return g
@@ -93,6 +94,9 @@ class Optimizer:
             if not isinstance(g, np.ndarray) or g.dtype.kind not in "fiub":
                 raise TypeError(f"{name}: the gradient must be an array of real numbers, got "
                                 f"{_describe(g)}")
+            if p.shape != g.shape:
+                raise ValueError(f"{name}: gradient shape {g.shape} does not match parameter "
+                                 f"{p.shape}")
         self.steps += 1
         for name, p in params.items():
             self._step(name, p, self._grad(name, p, grads[name]))

@@ -46,9 +46,8 @@ SAMPLE_WEIGHT_SHAPES = {
 class _Allowed:
     """One name a pickle may use: a stand-in that calls ``function`` and can do nothing else.
 
-    The unpickler hands out these, never the functions themselves: pickle's BUILD opcode
-    sets attributes on whatever object it is given, and on a real function (or on one of
-    NumPy's) that would change it for the whole process.
+    The unpickler hands out these, never NumPy's functions themselves, which trust what
+    they are given: each stand-in checks its arguments first.
     """
 
     __slots__ = ("_name", "_function")
@@ -68,85 +67,102 @@ def _refuse(message: str) -> pickle.UnpicklingError:
     return pickle.UnpicklingError(f"refused: {message}")
 
 
+#: The most dimensions, and the largest size along one, that an array may declare.
+_MAX_NDIM, _MAX_DIM = 32, 1 << 48
+
 #: NumPy's pickled state of a dtype of plain numbers, after its byte order: what BUILD may set.
 _PLAIN_DTYPE_STATE = (None, None, None, -1, -1, 0)
 
 
-def _plain_dtype(dtype) -> np.dtype:
-    """``dtype`` checked to be bool, integer, float or complex: nothing with fields,
-    objects, strings, dates or sub-arrays, whose pickled states NumPy trusts blindly."""
-    if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" or dtype.fields \
-            or dtype.subdtype is not None:
-        raise _refuse(f"dtype {dtype!r}: only arrays of numbers (bool, int, float, complex) "
-                      "may be unpickled")
-    return dtype
+def _check_shape(shape) -> tuple[int, ...]:
+    if type(shape) is not tuple or len(shape) > _MAX_NDIM or not all(
+            type(n) is int and 0 <= n < _MAX_DIM for n in shape):
+        # (The file's own values are not printed: they may be built to be costly to print.)
+        raise _refuse(f"an array shape that is not a tuple of up to {_MAX_NDIM} sizes "
+                      f"(got a {type(shape).__name__})")
+    return shape
 
 
-def _new_dtype(obj, align=False, copy=True) -> np.dtype:
-    # Always a copy: BUILD then sets its byte order, which must not touch NumPy's own dtypes.
-    if not isinstance(obj, str) or align not in (False, True):  # (older pickles: 0 or 1)
-        raise _refuse(f"numpy.dtype({obj!r}, {align!r}, ...)")
-    try:
-        dtype = np.dtype(obj, bool(align), True)
-    except TypeError as err:
-        raise _refuse(f"numpy.dtype({obj!r}): {err}") from None
-    return _plain_dtype(dtype)
-
-
-def _check_data(data, dtype: np.dtype, shape, what: str) -> None:
+def _check_data(data, dtype: np.dtype, shape: tuple[int, ...], what: str) -> None:
     """``data`` must be exactly the bytes of an array of ``shape`` and ``dtype``."""
-    if not (isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape)):
-        raise _refuse(f"{what} with shape {shape!r}")
     if not isinstance(data, (bytes, bytearray)):
-        raise _refuse(f"{what} with data of type {type(data).__name__}, not bytes")
+        raise _refuse(f"{what} whose data is a {type(data).__name__}, not bytes")
     if len(data) != math.prod(shape) * dtype.itemsize:
         raise _refuse(f"{what} of shape {shape} and {dtype} with {len(data)} bytes of data")
 
 
-def _refuse_direct_ndarray(*args) -> None:
-    # numpy.ndarray(shape) would hand back uninitialised memory, of any size the file asks.
-    raise _refuse("numpy.ndarray called directly; a pickled array is rebuilt by numpy's "
-                  "_reconstruct")
-
-
-_NDARRAY = _Allowed("numpy.ndarray", _refuse_direct_ndarray)
-
-
-def _numpy_globals() -> dict[tuple[str, str], _Allowed]:
+def _numpy_globals(fresh: dict[int, object]) -> dict[tuple[str, str], _Allowed]:
     """The only names a pickle may use: how NumPy 1.x and 2.x pickle arrays and scalars.
 
     Each (module, name) maps to a stand-in that checks its arguments before it calls
-    NumPy; the unpickler never imports a module named by the file.
+    NumPy; the unpickler never imports a module named by the file. The dtypes and empty
+    arrays the stand-ins make go into ``fresh`` until BUILD gives them their state, once.
     """
     try:
         from numpy._core import multiarray, numeric
     except ImportError:  # NumPy 1.x
         from numpy.core import multiarray, numeric
 
+    def plain(dtype) -> np.dtype:
+        # bool, integer, float or complex: dtypes with fields, objects, strings, dates or
+        # sub-arrays have pickled states that NumPy trusts blindly.
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" or dtype.fields \
+                or dtype.subdtype is not None:
+            what = f"dtype {dtype}" if isinstance(dtype, np.dtype) else type(dtype).__name__
+            raise _refuse(f"{what}: only arrays of numbers (bool, int, float, complex) may be "
+                          "unpickled")
+        if id(dtype) in fresh:
+            raise _refuse("a dtype used before the pickle set its byte order")
+        return dtype
+
+    def new_dtype(obj, align=False, copy=True) -> np.dtype:
+        # Always a copy: BUILD then sets its byte order, which must not touch NumPy's own.
+        if type(obj) is not str or len(obj) > 8 or align not in (False, True):
+            raise _refuse("numpy.dtype() of anything but a short type code")
+        try:
+            dtype = np.dtype(obj, bool(align), True)
+        except TypeError:
+            raise _refuse(f"numpy.dtype({obj!r})") from None
+        if dtype.kind not in "biufc" or dtype.fields or dtype.subdtype is not None:
+            raise _refuse(f"dtype {dtype}: only arrays of numbers (bool, int, float, complex) "
+                          "may be unpickled")
+        fresh[id(dtype)] = dtype
+        return dtype
+
     def reconstruct(subtype, shape, typecode):
         # What ndarray.__reduce__ writes: an empty array, whose data the BUILD that
         # follows puts in (checked in _NumpyOnlyUnpickler.load_build).
-        if subtype is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
-            raise _refuse(f"_reconstruct({subtype!r}, {shape!r}, {typecode!r}); NumPy "
-                          "writes _reconstruct(numpy.ndarray, (0,), b'b')")
-        return multiarray._reconstruct(np.ndarray, (0,), b"b")
+        if subtype is not ndarray or shape != (0,) or typecode not in (b"b", "b"):
+            raise _refuse("_reconstruct with other arguments than NumPy's "
+                          "(numpy.ndarray, (0,), b'b')")
+        array = multiarray._reconstruct(np.ndarray, (0,), b"b")
+        fresh[id(array)] = array
+        return array
 
     def scalar(dtype, data=None):
-        dtype = _plain_dtype(dtype)
-        if data is not None:
-            _check_data(data, dtype, (), "a scalar")
-        return multiarray.scalar(dtype) if data is None else multiarray.scalar(dtype, data)
+        dtype = plain(dtype)
+        if data is None:
+            return multiarray.scalar(dtype)
+        _check_data(data, dtype, (), "a scalar")
+        return multiarray.scalar(dtype, data)
 
-    def frombuffer(buffer, dtype, shape, order):
-        dtype = _plain_dtype(dtype)
+    def frombuffer(buffer, dtype, shape, order, axis_order=None):
+        dtype, shape = plain(dtype), _check_shape(shape)
         _check_data(buffer, dtype, shape, "an array")
-        if order not in ("C", "F"):
-            raise _refuse(f"an array in order {order!r}")
-        return numeric._frombuffer(bytes(buffer), dtype, shape, order)
+        if order not in ("C", "F", "K") or axis_order is not None and sorted(
+                axis_order if type(axis_order) is tuple else ()) != list(range(len(shape))):
+            raise _refuse("an array layout other than C, F or a permutation of its axes")
+        return numeric._frombuffer(buffer, dtype, shape, order, axis_order)
 
+    def refuse_ndarray(*args):
+        # numpy.ndarray(shape) hands back uninitialised memory, of any size the file asks.
+        raise _refuse("numpy.ndarray called directly; a pickled array is rebuilt by "
+                      "numpy's _reconstruct")
+
+    ndarray = _Allowed("numpy.ndarray", refuse_ndarray)
     allowed = {
-        ("numpy", "ndarray"): _NDARRAY,
-        ("numpy", "dtype"): _Allowed("numpy.dtype", _new_dtype),
+        ("numpy", "ndarray"): ndarray,
+        ("numpy", "dtype"): _Allowed("numpy.dtype", new_dtype),
         # Pickle protocol 2 has no opcode for bytes (an array's data): it writes
         # _codecs.encode(text, "latin1"), and bytes() for b"". Both are replaced by
         # functions that can do nothing else.
@@ -165,11 +181,9 @@ def _numpy_globals() -> dict[tuple[str, str], _Allowed]:
 
 
 def _latin1_bytes(text: str, encoding: str) -> bytes:
-    if not isinstance(text, str) or encoding != "latin1":
-        raise pickle.UnpicklingError(
-            f"refused _codecs.encode({type(text).__name__}, {encoding!r}): only the "
-            "latin1 encoding of text, as pickle protocol 2 writes bytes, is allowed"
-        )
+    if type(text) is not str or encoding != "latin1":
+        raise _refuse("_codecs.encode of anything but text in latin1, as pickle protocol 2 "
+                      "writes bytes")
     return text.encode("latin1")
 
 
@@ -177,49 +191,126 @@ def _empty_bytes() -> bytes:
     return b""
 
 
-class _NumpyOnlyUnpickler(pickle._Unpickler):
-    """An unpickler that resolves NumPy's array-rebuilding names and refuses all others.
+#: The opcodes of pickles of numbers, strings, bytes, containers and NumPy arrays. The
+#: others (instances, extensions, persistent ids, out-of-band buffers) are refused.
+_OPCODES = (
+    "PROTO", "FRAME", "STOP", "MARK", "POP", "POP_MARK", "DUP", "PUT", "BINPUT",
+    "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET", "MEMOIZE", "NONE", "NEWTRUE", "NEWFALSE",
+    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT",
+    "STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE",
+    "BINUNICODE8", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "EMPTY_TUPLE",
+    "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_LIST", "LIST", "APPEND", "APPENDS",
+    "EMPTY_DICT", "DICT", "SETITEM", "SETITEMS", "EMPTY_SET", "FROZENSET", "ADDITEMS",
+    "GLOBAL", "STACK_GLOBAL", "REDUCE", "BUILD",
+)
 
-    Python's own unpickler, not its C twin, so that BUILD (which sets an object's state,
-    and on a NumPy dtype or array would let the file write where it likes) can be checked:
-    it is allowed only on the dtypes and arrays that NumPy's pickles build, with states
-    that describe plain numbers and exactly the bytes they hold.
+
+def _refused_opcode(name: str):
+    def load(self) -> None:
+        raise _refuse(f"the pickle opcode {name}: only numbers, strings, containers and "
+                      "NumPy arrays may be unpickled")
+    return load
+
+
+class _NumpyOnlyUnpickler(pickle._Unpickler):
+    """An unpickler of numbers, strings, containers and NumPy arrays of numbers, and nothing
+    else.
+
+    Python's own unpickler, not its C twin, so that each opcode that changes an object can
+    be checked: items go only into the lists, dicts and sets the pickle made, calls only to
+    the stand-ins of :func:`_numpy_globals`, and BUILD (which sets an object's state, and
+    on a NumPy dtype or array would let the file write where it likes) only once, on a
+    dtype or empty array just made, with a state that describes plain numbers and exactly
+    the bytes they hold.
     """
 
-    _allowed = _numpy_globals()
-    dispatch = dict(pickle._Unpickler.dispatch)
+    dispatch = {code[0]: _refused_opcode(name) for name, code in vars(pickle).items()
+                if name.isupper() and isinstance(code, bytes) and len(code) == 1}
+    dispatch.update({getattr(pickle, name)[0]: pickle._Unpickler.dispatch[getattr(pickle, name)[0]]
+                     for name in _OPCODES})
+
+    def __init__(self, file) -> None:
+        super().__init__(file)
+        self._fresh: dict[int, object] = {}  # (the values keep their ids from being reused)
+        self._names = _numpy_globals(self._fresh)
 
     def find_class(self, module: str, name: str):
+        if type(module) is not str or type(name) is not str:
+            raise _refuse("a global named by anything but text")
         try:
-            return self._allowed[(module, name)]
+            return self._names[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
-                f"refused to load global {module}.{name}: only NumPy arrays, dicts, lists, "
-                "tuples, numbers and strings may be unpickled"
+                f"refused to load global {module[:80]}.{name[:80]}: only NumPy arrays, "
+                "dicts, lists, tuples, numbers and strings may be unpickled"
             ) from None
 
-    def persistent_load(self, pid):
-        raise _refuse("a persistent id (an object stored outside the pickle)")
+    def _target(self, kind: type, position: int = -1):
+        target = self.stack[position]
+        if type(target) is not kind:
+            raise _refuse(f"the pickle adds items to a {type(target).__name__}, not a "
+                          f"{kind.__name__} of its own")
+        return target
+
+    def load_append(self) -> None:
+        self._target(list, -2).append(self.stack.pop())
+
+    def load_appends(self) -> None:
+        items = self.pop_mark()
+        self._target(list).extend(items)
+
+    def load_setitem(self) -> None:
+        target = self._target(dict, -3)
+        value = self.stack.pop()
+        target[self.stack.pop()] = value
+
+    def load_setitems(self) -> None:
+        items = self.pop_mark()
+        target = self._target(dict)
+        for i in range(0, len(items), 2):
+            target[items[i]] = items[i + 1]
+
+    def load_additems(self) -> None:
+        items = self.pop_mark()
+        self._target(set).update(items)
+
+    def load_reduce(self) -> None:
+        args = self.stack.pop()
+        function = self.stack[-1]
+        if not isinstance(function, _Allowed) or type(args) is not tuple:
+            raise _refuse(f"a call of a {type(function).__name__}")
+        self.stack[-1] = function(*args)
 
     def load_build(self) -> None:
         state = self.stack.pop()
         target = self.stack[-1]
+        if self._fresh.pop(id(target), None) is not target:
+            raise _refuse(f"the pickle sets the state of a {type(target).__name__} that it "
+                          "did not just make")
         if isinstance(target, np.dtype):
-            if not (isinstance(state, tuple) and len(state) == 8 and state[0] == 3
+            if not (type(state) is tuple and len(state) == 8 and state[0] == 3
                     and state[1] in ("<", ">", "|", "=") and state[2:] == _PLAIN_DTYPE_STATE):
-                raise _refuse(f"the dtype state {state!r:.100}")
-        elif isinstance(target, np.ndarray):
-            fields = state[1:] if isinstance(state, tuple) and len(state) == 5 else state
-            if not (isinstance(fields, tuple) and len(fields) == 4
-                    and (len(state) == 4 or state[0] == 1) and isinstance(fields[1], np.dtype)
-                    and isinstance(fields[2], bool)):
-                raise _refuse(f"the array state {state!r:.100}")
-            shape, dtype, _, data = fields
-            _check_data(data, _plain_dtype(dtype), shape, "an array")
+                raise _refuse("a dtype state other than a byte order")
         else:
-            raise _refuse(f"the pickle tries to change {target!r:.60}")
+            # (version 1,) shape, dtype, Fortran order, data; NumPy 1.x also wrote no version.
+            fields = state[1:] if type(state) is tuple and len(state) == 5 else state
+            if not (type(fields) is tuple and len(fields) == 4
+                    and (len(state) == 4 or state[0] == 1) and type(fields[2]) is bool):
+                raise _refuse("an array state other than NumPy's")
+            shape, dtype, _, data = fields
+            shape = _check_shape(shape)
+            if not isinstance(dtype, np.dtype) or id(dtype) in self._fresh \
+                    or dtype.kind not in "biufc" or dtype.fields or dtype.subdtype is not None:
+                raise _refuse("an array state whose dtype is not a finished dtype of numbers")
+            _check_data(data, dtype, shape, "an array")
         target.__setstate__(state)
 
+    dispatch[pickle.APPEND[0]] = load_append
+    dispatch[pickle.APPENDS[0]] = load_appends
+    dispatch[pickle.SETITEM[0]] = load_setitem
+    dispatch[pickle.SETITEMS[0]] = load_setitems
+    dispatch[pickle.ADDITEMS[0]] = load_additems
+    dispatch[pickle.REDUCE[0]] = load_reduce
     dispatch[pickle.BUILD[0]] = load_build
 
 

@@ -246,8 +246,10 @@ def _declared_values(config) -> int:
     counted from the sizes it gives, without building anything. Sizes that are not whole
     numbers count 0 here: building the layer refuses them."""
     def size(*values) -> int:
-        ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
-        return math.prod(values) if ok else 0
+        # As the layers take them: whole numbers, also written as floats (JSON's 1e5).
+        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1
+                 and float(v).is_integer() for v in values)
+        return math.prod(int(v) for v in values) if ok else 0
 
     total = 0
     layers = config.get("layers") if isinstance(config, dict) else None
