@@ -371,3 +371,59 @@ def test_refusals_do_not_print_what_the_file_built(tmp_path):
         with pytest.raises(pickle.UnpicklingError, match="an array (state|shape)") as info:
             safe_load_pickle(path)
         assert len(str(info.value)) < 250, what
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_sets_frozensets_and_bytearrays_load_in_every_protocol(tmp_path, protocol):
+    obj = {"s": {1, "a", (2, b"b")}, "f": frozenset({None, True}), "b": bytearray(b"\x00\xff"),
+           "nested": [set(), frozenset(), bytearray()]}
+    path = _write(tmp_path / "c.pkl", obj, protocol)
+    assert safe_load_pickle(path) == pickle.loads(path.read_bytes()) == obj
+
+
+def test_keys_that_are_costly_to_hash_are_refused(tmp_path):
+    path = tmp_path / "k.pkl"
+    refused = {
+        # a tuple nested 200,000 deep as a key: its hash recursed until the stack overflowed
+        "deep": b"\x80\x02}" + b")" + b"\x85" * 200_000 + b"Ns.",
+        # t(k+1) = (t(k), t(k)) from the memo, 60 times: 2**60 steps to hash
+        "doubled": b"\x80\x02})q\x000" + b"".join(b"h%ch%c\x86q%c0" % (k, k, k + 1)
+                                                    for k in range(60)) + b"h<Ns.",
+        # integers that all share one hash (multiples of 2**61 - 1): quadratic to insert
+        "collisions": pickle.dumps({k * (2**61 - 1): None for k in range(1, 50)}, protocol=4),
+        "set of them": pickle.dumps({k * (2**61 - 1) for k in range(1, 50)}, protocol=4),
+    }
+    for data in refused.values():
+        path.write_bytes(data)
+        with pytest.raises(pickle.UnpicklingError, match="(dict key or set item|more objects)"):
+            safe_load_pickle(path)
+
+
+def test_memory_stays_within_a_few_dozen_times_the_file(tmp_path):
+    path = tmp_path / "a.pkl"
+    for opcode in (b"\x8f", b"]", b"}", b"("):  # empty set, list, dict; stack marks
+        path.write_bytes(b"\x80\x04(" + opcode * 200_000 + b"l.")
+        with pytest.raises(pickle.UnpicklingError, match="more objects than a pickle of 2000"):
+            safe_load_pickle(path)
+    # A list of 10,000 empty lists (2 bytes each, memoised) is not such a file.
+    lists = [[] for _ in range(10_000)]
+    assert safe_load_pickle(_write(path, lists, 4)) == lists
+
+
+def test_a_name_looked_up_but_not_called_is_refused(tmp_path):
+    path = tmp_path / "n.pkl"
+    for data in (b"cnumpy\ndtype\n.", b"\x80\x02]cnumpy\nndarray\na."):
+        path.write_bytes(data)
+        with pytest.raises(pickle.UnpicklingError, match="named but not called"):
+            safe_load_pickle(path)
+
+
+def test_weights_of_the_wrong_kind_are_named_by_type(tmp_path):
+    doubled: list = []
+    for _ in range(60):  # printing it would never end
+        doubled = [doubled, doubled]
+    weights = {"W1": doubled, "b1": 0, "W2": 0, "b2": 0, "W3": 0, "b3": 0}
+    with pytest.raises(ValueError, match="W1 must be a floating-point array, got a list$"):
+        load_sample_weights(_write(tmp_path / "w.pkl", weights))
+    with pytest.raises(ValueError, match=r"expected the arrays .*got \['1', 'W1'"):
+        load_sample_weights(_write(tmp_path / "k.pkl", {"W1": 0, 1: 0}))

@@ -91,6 +91,20 @@ def _check_data(data, dtype: np.dtype, shape: tuple[int, ...], what: str) -> Non
         raise _refuse(f"{what} of shape {shape} and {dtype} with {len(data)} bytes of data")
 
 
+def _check_key(key) -> None:
+    """A dict key or set item must hash cheaply and without collisions a file could choose:
+    text and bytes (whose hashes are salted), integers below 2**61 (whose hashes are
+    themselves), None, booleans, and short tuples of these."""
+    for item in key if type(key) is tuple and len(key) <= 16 else (key,):
+        kind = type(item)
+        if kind in (str, bytes, bool, type(None)) or (
+                kind is int and -(1 << 61) < item < (1 << 61)):
+            continue
+        beyond = " of 2**61 or more" if kind is int else ""
+        raise _refuse(f"a dict key or set item of type {kind.__name__}{beyond}: only text, "
+                      "bytes, integers below 2**61, None, booleans and short tuples of them")
+
+
 def _numpy_globals(fresh: dict[int, object]) -> dict[tuple[str, str], _Allowed]:
     """The only names a pickle may use: how NumPy 1.x and 2.x pickle arrays and scalars.
 
@@ -149,8 +163,10 @@ def _numpy_globals(fresh: dict[int, object]) -> dict[tuple[str, str], _Allowed]:
     def frombuffer(buffer, dtype, shape, order, axis_order=None):
         dtype, shape = plain(dtype), _check_shape(shape)
         _check_data(buffer, dtype, shape, "an array")
+        axes = axis_order if type(axis_order) is tuple and all(
+            type(a) is int for a in axis_order) else ()
         if order not in ("C", "F", "K") or axis_order is not None and sorted(
-                axis_order if type(axis_order) is tuple else ()) != list(range(len(shape))):
+                axes) != list(range(len(shape))):
             raise _refuse("an array layout other than C, F or a permutation of its axes")
         return numeric._frombuffer(buffer, dtype, shape, order, axis_order)
 
@@ -158,6 +174,20 @@ def _numpy_globals(fresh: dict[int, object]) -> dict[tuple[str, str], _Allowed]:
         # numpy.ndarray(shape) hands back uninitialised memory, of any size the file asks.
         raise _refuse("numpy.ndarray called directly; a pickled array is rebuilt by "
                       "numpy's _reconstruct")
+
+    def new_set(kind):
+        def make(items=()):
+            if type(items) not in (list, tuple):
+                raise _refuse(f"{kind.__name__}() of a {type(items).__name__}")
+            for item in items:
+                _check_key(item)
+            return kind(items)
+        return make
+
+    def new_bytearray(data=b""):
+        if type(data) is not bytes:
+            raise _refuse(f"bytearray() of a {type(data).__name__}")
+        return bytearray(data)
 
     ndarray = _Allowed("numpy.ndarray", refuse_ndarray)
     allowed = {
@@ -170,6 +200,11 @@ def _numpy_globals(fresh: dict[int, object]) -> dict[tuple[str, str], _Allowed]:
         ("__builtin__", "bytes"): _Allowed("bytes", _empty_bytes),
         ("builtins", "bytes"): _Allowed("bytes", _empty_bytes),
     }
+    # Protocols 0-3 have no opcode for sets, and 0-4 none for bytearrays: they call these.
+    for module in ("__builtin__", "builtins"):
+        allowed[(module, "set")] = _Allowed("set", new_set(set))
+        allowed[(module, "frozenset")] = _Allowed("frozenset", new_set(frozenset))
+        allowed[(module, "bytearray")] = _Allowed("bytearray", new_bytearray)
     # NumPy 1.x wrote "numpy.core...", NumPy 2.x writes "numpy._core..."; same functions.
     for package in ("numpy.core", "numpy._core"):
         allowed[(f"{package}.multiarray", "_reconstruct")] = _Allowed(
@@ -205,6 +240,21 @@ _OPCODES = (
 )
 
 
+#: The opcodes that make an object of their own (MARK: the list that LIST, TUPLE, DICT and
+#: FROZENSET then turn into one), weighed by its size: about 60 bytes, a set's about 220.
+_MAKE_OBJECTS = {"MARK": 1, "EMPTY_LIST": 1, "EMPTY_DICT": 1, "EMPTY_SET": 4, "FROZENSET": 4,
+                 "TUPLE1": 1, "TUPLE2": 1, "TUPLE3": 1, "REDUCE": 4}
+
+
+def _counted(load, weight: int):
+    def count_then_load(self) -> None:
+        self._made += weight
+        if self._made > self._budget:
+            raise _refuse(f"more objects than a pickle of {len(self._data)} bytes would hold")
+        load(self)
+    return count_then_load
+
+
 def _refused_opcode(name: str):
     def load(self) -> None:
         raise _refuse(f"the pickle opcode {name}: only numbers, strings, containers and "
@@ -229,10 +279,16 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
     dispatch.update({getattr(pickle, name)[0]: pickle._Unpickler.dispatch[getattr(pickle, name)[0]]
                      for name in _OPCODES})
 
-    def __init__(self, file) -> None:
-        super().__init__(file)
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
         self._fresh: dict[int, object] = {}  # (the values keep their ids from being reused)
         self._names = _numpy_globals(self._fresh)
+        # A byte of pickle can make an empty container of 60 bytes or more: objects are
+        # counted (by weight) up to one per 2 bytes, keeping memory within about 30 times
+        # the file's size (pickles of arrays, dicts and lists of numbers use far more).
+        self._data = data
+        self._budget = 1024 + len(data) // 2
+        self._made = 0
 
     def find_class(self, module: str, name: str):
         if type(module) is not str or type(name) is not str:
@@ -261,18 +317,35 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
 
     def load_setitem(self) -> None:
         target = self._target(dict, -3)
-        value = self.stack.pop()
-        target[self.stack.pop()] = value
+        value, key = self.stack.pop(), self.stack.pop()
+        _check_key(key)
+        target[key] = value
 
     def load_setitems(self) -> None:
         items = self.pop_mark()
         target = self._target(dict)
         for i in range(0, len(items), 2):
+            _check_key(items[i])
             target[items[i]] = items[i + 1]
+
+    def load_dict(self) -> None:
+        items = self.pop_mark()
+        for key in items[::2]:
+            _check_key(key)
+        self.append({items[i]: items[i + 1] for i in range(0, len(items), 2)})
 
     def load_additems(self) -> None:
         items = self.pop_mark()
-        self._target(set).update(items)
+        target = self._target(set)
+        for item in items:
+            _check_key(item)
+        target.update(items)
+
+    def load_frozenset(self) -> None:
+        items = self.pop_mark()
+        for item in items:
+            _check_key(item)
+        self.append(frozenset(items))
 
     def load_reduce(self) -> None:
         args = self.stack.pop()
@@ -309,9 +382,14 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
     dispatch[pickle.APPENDS[0]] = load_appends
     dispatch[pickle.SETITEM[0]] = load_setitem
     dispatch[pickle.SETITEMS[0]] = load_setitems
+    dispatch[pickle.DICT[0]] = load_dict
     dispatch[pickle.ADDITEMS[0]] = load_additems
+    dispatch[pickle.FROZENSET[0]] = load_frozenset
     dispatch[pickle.REDUCE[0]] = load_reduce
     dispatch[pickle.BUILD[0]] = load_build
+    for _name, _weight in _MAKE_OBJECTS.items():
+        dispatch[getattr(pickle, _name)[0]] = _counted(dispatch[getattr(pickle, _name)[0]],
+                                                       _weight)
 
 
 def safe_load_pickle(path: str | os.PathLike[str]) -> object:
@@ -330,14 +408,30 @@ def safe_load_pickle(path: str | os.PathLike[str]) -> object:
 def _safe_loads(data: bytes, name: str) -> object:
     """The object pickled in ``data``; errors are prefixed with ``name``."""
     try:
-        obj = _NumpyOnlyUnpickler(io.BytesIO(data)).load()
+        obj = _NumpyOnlyUnpickler(data).load()
+        _check_no_stand_ins(obj)
     except pickle.UnpicklingError as err:
         raise pickle.UnpicklingError(f"{name}: {err}") from None
     except Exception as err:  # what a damaged or hostile stream makes pickle raise: all sorts
         raise pickle.UnpicklingError(
-            f"{name}: not a readable pickle of NumPy arrays ({type(err).__name__}: {err})"
+            f"{name}: not a readable pickle of NumPy arrays ({type(err).__name__}: "
+            f"{str(err)[:200]})"  # (its text may quote the file at length)
         ) from err
     return obj
+
+
+def _check_no_stand_ins(obj: object) -> None:
+    """A name the pickle looked up but never called (a bare ``numpy.dtype``) is refused, not
+    handed out. Each container is visited once, however often the pickle refers to it."""
+    seen: set[int] = set()
+    todo = [obj]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, _Allowed):
+            raise _refuse(f"{item!r} named but not called")
+        if type(item) in (list, tuple, set, frozenset, dict) and id(item) not in seen:
+            seen.add(id(item))
+            todo.extend(item.values() if type(item) is dict else item)
 
 
 def load_sample_weights(
@@ -380,14 +474,15 @@ def _check_weights(weights: object, path) -> dict[str, np.ndarray]:
     if not isinstance(weights, dict):
         raise ValueError(f"{where}: expected a dict of arrays, got {type(weights).__name__}")
     if set(weights) != set(SAMPLE_WEIGHT_SHAPES):
-        raise ValueError(
-            f"{where}: expected the arrays {sorted(SAMPLE_WEIGHT_SHAPES)}, got {sorted(weights)}"
-        )
+        got = sorted(str(key)[:40] for key in weights)
+        raise ValueError(f"{where}: expected the arrays {sorted(SAMPLE_WEIGHT_SHAPES)}, got {got}")
     checked = {}
     for name, shape in SAMPLE_WEIGHT_SHAPES.items():
         value = weights[name]
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-            raise ValueError(f"{where}: {name} must be a floating-point array, got {value!r:.80}")
+            what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else \
+                f"a {type(value).__name__}"
+            raise ValueError(f"{where}: {name} must be a floating-point array, got {what}")
         if value.shape != shape:
             raise ValueError(f"{where}: {name} must have shape {shape}, got {value.shape}")
         checked[name] = value
