@@ -375,7 +375,7 @@ def test_refusals_do_not_print_what_the_file_built(tmp_path):
 
 @pytest.mark.parametrize("protocol", range(6))
 def test_sets_frozensets_and_bytearrays_load_in_every_protocol(tmp_path, protocol):
-    obj = {"s": {1, "a", (2, b"b")}, "f": frozenset({None, True}), "b": bytearray(b"\x00\xff"),
+    obj = {"s": {1, "a", ("x", b"b")}, "f": frozenset({None, True}), "b": bytearray(b"\x00\xff"),
            "nested": [set(), frozenset(), bytearray()]}
     path = _write(tmp_path / "c.pkl", obj, protocol)
     assert safe_load_pickle(path) == pickle.loads(path.read_bytes()) == obj
@@ -391,6 +391,8 @@ def test_keys_that_are_costly_to_hash_are_refused(tmp_path):
                                                     for k in range(60)) + b"h<Ns.",
         # integers that all share one hash (multiples of 2**61 - 1): quadratic to insert
         "collisions": pickle.dumps({k * (2**61 - 1): None for k in range(1, 50)}, protocol=4),
+        # tuples of integers, whose hashes can be solved for any value
+        "int tuples": pickle.dumps({(1, 2): None}, protocol=4),
         "set of them": pickle.dumps({k * (2**61 - 1) for k in range(1, 50)}, protocol=4),
     }
     for data in refused.values():
@@ -401,10 +403,19 @@ def test_keys_that_are_costly_to_hash_are_refused(tmp_path):
 
 def test_memory_stays_within_a_few_dozen_times_the_file(tmp_path):
     path = tmp_path / "a.pkl"
-    for opcode in (b"\x8f", b"]", b"}", b"("):  # empty set, list, dict; stack marks
-        path.write_bytes(b"\x80\x04(" + opcode * 200_000 + b"l.")
-        with pytest.raises(pickle.UnpicklingError, match="more objects than a pickle of 2000"):
+    n = 1_500_000
+    bombs = [b"\x80\x04(" + opcode * n + b"l." for opcode in (b"\x8f", b"]", b"}", b"(")]
+    bombs.append(b"\x80\x04N" + b"\x94" * n + b".")  # one None, remembered n times
+    for bomb in bombs:  # empty sets, lists, dicts; stack marks; memo entries
+        path.write_bytes(bomb)
+        with pytest.raises(pickle.UnpicklingError, match="that makes more than .* of objects"):
             safe_load_pickle(path)
+    # One big bytes object, remembered once, then copied again and again by short calls.
+    copies = (b"\x80\x04\x8c\x08builtins\x8c\tbytearray\x93\x94B" + (10**6).to_bytes(4, "little")
+              + bytes(10**6) + b"\x94](" + b"h\x00h\x01\x85R" * 2000 + b"e.")
+    path.write_bytes(copies)
+    with pytest.raises(pickle.UnpicklingError, match="that makes more than .* of objects"):
+        safe_load_pickle(path)
     # A list of 10,000 empty lists (2 bytes each, memoised) is not such a file.
     lists = [[] for _ in range(10_000)]
     assert safe_load_pickle(_write(path, lists, 4)) == lists

@@ -20,6 +20,7 @@ import io
 import math
 import os
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -94,15 +95,17 @@ def _check_data(data, dtype: np.dtype, shape: tuple[int, ...], what: str) -> Non
 def _check_key(key) -> None:
     """A dict key or set item must hash cheaply and without collisions a file could choose:
     text and bytes (whose hashes are salted), integers below 2**61 (whose hashes are
-    themselves), None, booleans, and short tuples of these."""
-    for item in key if type(key) is tuple and len(key) <= 16 else (key,):
-        kind = type(item)
-        if kind in (str, bytes, bool, type(None)) or (
-                kind is int and -(1 << 61) < item < (1 << 61)):
-            continue
-        beyond = " of 2**61 or more" if kind is int else ""
-        raise _refuse(f"a dict key or set item of type {kind.__name__}{beyond}: only text, "
-                      "bytes, integers below 2**61, None, booleans and short tuples of them")
+    themselves), None, booleans, and short tuples of text, bytes, None and booleans (the
+    hash of a tuple of integers can be solved for any value)."""
+    kind = type(key)
+    if kind in (str, bytes, bool, type(None)) or (kind is int and -(1 << 61) < key < (1 << 61)):
+        return
+    if kind is tuple and len(key) <= 16 and all(
+            type(item) in (str, bytes, bool, type(None)) for item in key):
+        return
+    raise _refuse(f"a dict key or set item of type {kind.__name__}: only text, bytes, integers "
+                  "below 2**61, None, booleans and short tuples of text, bytes, None and "
+                  "booleans")
 
 
 def _numpy_globals(fresh: dict[int, object]) -> dict[tuple[str, str], _Allowed]:
@@ -240,19 +243,27 @@ _OPCODES = (
 )
 
 
-#: The opcodes that make an object of their own (MARK: the list that LIST, TUPLE, DICT and
-#: FROZENSET then turn into one), weighed by its size: about 60 bytes, a set's about 220.
-_MAKE_OBJECTS = {"MARK": 1, "EMPTY_LIST": 1, "EMPTY_DICT": 1, "EMPTY_SET": 4, "FROZENSET": 4,
-                 "TUPLE1": 1, "TUPLE2": 1, "TUPLE3": 1, "REDUCE": 4}
+#: Memory (bytes) charged for each opcode that makes an object of its own or a memo entry
+#: (MARK: the list that LIST, TUPLE, DICT and FROZENSET then turn into one). Calls and
+#: BUILD are charged by what they make (see _NumpyOnlyUnpickler._charge).
+_MAKE_OBJECTS = {"MARK": 64, "EMPTY_LIST": 64, "EMPTY_DICT": 64, "EMPTY_SET": 224,
+                 "FROZENSET": 224, "TUPLE1": 64, "TUPLE2": 64, "TUPLE3": 64, "MEMOIZE": 64,
+                 "PUT": 64, "BINPUT": 64, "LONG_BINPUT": 64}
+
+#: Memory a pickle may make, in bytes: this many times its size, plus _BUDGET_BASE.
+_BUDGET_PER_BYTE, _BUDGET_BASE = 48, 16 << 20
 
 
-def _counted(load, weight: int):
-    def count_then_load(self) -> None:
-        self._made += weight
-        if self._made > self._budget:
-            raise _refuse(f"more objects than a pickle of {len(self._data)} bytes would hold")
+def _charged(load, nbytes: int):
+    def charge_then_load(self) -> None:
+        self._charge(nbytes)
         load(self)
-    return count_then_load
+    return charge_then_load
+
+
+def _size(obj: object) -> int:
+    """The memory an object made by a call holds (an array's data, a set's table...)."""
+    return obj.nbytes + 128 if isinstance(obj, np.ndarray) else sys.getsizeof(obj)
 
 
 def _refused_opcode(name: str):
@@ -283,12 +294,17 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
         super().__init__(io.BytesIO(data))
         self._fresh: dict[int, object] = {}  # (the values keep their ids from being reused)
         self._names = _numpy_globals(self._fresh)
-        # A byte of pickle can make an empty container of 60 bytes or more: objects are
-        # counted (by weight) up to one per 2 bytes, keeping memory within about 30 times
-        # the file's size (pickles of arrays, dicts and lists of numbers use far more).
-        self._data = data
-        self._budget = 1024 + len(data) // 2
-        self._made = 0
+        # A byte of pickle can make an empty container of 60 bytes or more, and a call of a
+        # few bytes can copy a big object again: what is made is charged against a budget.
+        self._data_size = len(data)
+        self._budget = _BUDGET_PER_BYTE * len(data) + _BUDGET_BASE
+        self._used = 0
+
+    def _charge(self, nbytes: int) -> None:
+        self._used += nbytes
+        if self._used > self._budget:
+            raise _refuse(f"a pickle of {self._data_size} bytes that makes more than "
+                          f"{self._budget} bytes of objects")
 
     def find_class(self, module: str, name: str):
         if type(module) is not str or type(name) is not str:
@@ -352,7 +368,9 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
         function = self.stack[-1]
         if not isinstance(function, _Allowed) or type(args) is not tuple:
             raise _refuse(f"a call of a {type(function).__name__}")
-        self.stack[-1] = function(*args)
+        result = function(*args)
+        self._charge(_size(result))
+        self.stack[-1] = result
 
     def load_build(self) -> None:
         state = self.stack.pop()
@@ -376,6 +394,12 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
                     or dtype.kind not in "biufc" or dtype.fields or dtype.subdtype is not None:
                 raise _refuse("an array state whose dtype is not a finished dtype of numbers")
             _check_data(data, dtype, shape, "an array")
+            self._charge(len(data) + 128)
+            # NumPy keeps large bytes as the array's (writeable) memory: given the file's own
+            # bytes object, which the result may hold elsewhere too, writing to the array
+            # would change those "immutable" bytes. A private copy is shared with nothing.
+            private = bytes(memoryview(data))
+            state = (*state[:-1], private)
         target.__setstate__(state)
 
     dispatch[pickle.APPEND[0]] = load_append
@@ -387,9 +411,9 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
     dispatch[pickle.FROZENSET[0]] = load_frozenset
     dispatch[pickle.REDUCE[0]] = load_reduce
     dispatch[pickle.BUILD[0]] = load_build
-    for _name, _weight in _MAKE_OBJECTS.items():
-        dispatch[getattr(pickle, _name)[0]] = _counted(dispatch[getattr(pickle, _name)[0]],
-                                                       _weight)
+    for _name, _nbytes in _MAKE_OBJECTS.items():
+        dispatch[getattr(pickle, _name)[0]] = _charged(dispatch[getattr(pickle, _name)[0]],
+                                                       _nbytes)
 
 
 def safe_load_pickle(path: str | os.PathLike[str]) -> object:
