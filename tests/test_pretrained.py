@@ -438,3 +438,16 @@ def test_weights_of_the_wrong_kind_are_named_by_type(tmp_path):
         load_sample_weights(_write(tmp_path / "w.pkl", weights))
     with pytest.raises(ValueError, match=r"expected the arrays .*got \['1', 'W1'"):
         load_sample_weights(_write(tmp_path / "k.pkl", {"W1": 0, 1: 0}))
+
+
+def test_one_long_key_inserted_again_and_again_is_charged(tmp_path):
+    # Two equal, distinct texts of 100,000 characters: each insert of the second compares
+    # it in full with the first (a quadratic amount of work for the file's size).
+    text = b"X" + (100_000).to_bytes(4, "little") + b"a" * 100_000
+    pickle_ = (b"\x80\x02" + text + b"q\x00" + text + b"q\x01}h\x00Ns("
+               + b"h\x01N" * 2000 + b"u.")
+    path = tmp_path / "keys.pkl"
+    path.write_bytes(pickle_)
+    with pytest.raises(pickle.UnpicklingError, match="that makes more than .* of objects"):
+        safe_load_pickle(path)
+    assert pickle.loads(pickle_) == {"a" * 100_000: None}  # what it is: one key

@@ -92,28 +92,35 @@ def _check_data(data, dtype: np.dtype, shape: tuple[int, ...], what: str) -> Non
         raise _refuse(f"{what} of shape {shape} and {dtype} with {len(data)} bytes of data")
 
 
-def _check_key(key) -> None:
+def _check_key(key) -> int:
     """A dict key or set item must hash cheaply and without collisions a file could choose:
     text and bytes (whose hashes are salted), integers below 2**61 (whose hashes are
     themselves), None, booleans, and short tuples of text, bytes, None and booleans (the
-    hash of a tuple of integers can be solved for any value)."""
+    hash of a tuple of integers can be solved for any value).
+
+    Returns what inserting it may cost: an equal key already there is compared in full, so
+    its length (charged, as the unpickler's memory is: a file could insert one long key
+    many times)."""
     kind = type(key)
-    if kind in (str, bytes, bool, type(None)) or (kind is int and -(1 << 61) < key < (1 << 61)):
-        return
+    if kind in (str, bytes):
+        return len(key)
+    if kind in (bool, type(None)) or (kind is int and -(1 << 61) < key < (1 << 61)):
+        return 1
     if kind is tuple and len(key) <= 16 and all(
             type(item) in (str, bytes, bool, type(None)) for item in key):
-        return
+        return sum(len(item) if type(item) in (str, bytes) else 1 for item in key)
     raise _refuse(f"a dict key or set item of type {kind.__name__}: only text, bytes, integers "
                   "below 2**61, None, booleans and short tuples of text, bytes, None and "
                   "booleans")
 
 
-def _numpy_globals(fresh: dict[int, object]) -> dict[tuple[str, str], _Allowed]:
+def _numpy_globals(fresh: dict[int, object], check_keys) -> dict[tuple[str, str], _Allowed]:
     """The only names a pickle may use: how NumPy 1.x and 2.x pickle arrays and scalars.
 
     Each (module, name) maps to a stand-in that checks its arguments before it calls
     NumPy; the unpickler never imports a module named by the file. The dtypes and empty
     arrays the stand-ins make go into ``fresh`` until BUILD gives them their state, once.
+    ``check_keys`` checks (and charges for) the items of a set.
     """
     try:
         from numpy._core import multiarray, numeric
@@ -182,8 +189,7 @@ def _numpy_globals(fresh: dict[int, object]) -> dict[tuple[str, str], _Allowed]:
         def make(items=()):
             if type(items) not in (list, tuple):
                 raise _refuse(f"{kind.__name__}() of a {type(items).__name__}")
-            for item in items:
-                _check_key(item)
+            check_keys(items)
             return kind(items)
         return make
 
@@ -293,12 +299,15 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
     def __init__(self, data: bytes) -> None:
         super().__init__(io.BytesIO(data))
         self._fresh: dict[int, object] = {}  # (the values keep their ids from being reused)
-        self._names = _numpy_globals(self._fresh)
+        self._names = _numpy_globals(self._fresh, self._check_keys)
         # A byte of pickle can make an empty container of 60 bytes or more, and a call of a
         # few bytes can copy a big object again: what is made is charged against a budget.
         self._data_size = len(data)
         self._budget = _BUDGET_PER_BYTE * len(data) + _BUDGET_BASE
         self._used = 0
+
+    def _check_keys(self, keys) -> None:
+        self._charge(sum(_check_key(key) for key in keys))
 
     def _charge(self, nbytes: int) -> None:
         self._used += nbytes
@@ -334,33 +343,30 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
     def load_setitem(self) -> None:
         target = self._target(dict, -3)
         value, key = self.stack.pop(), self.stack.pop()
-        _check_key(key)
+        self._check_keys((key,))
         target[key] = value
 
     def load_setitems(self) -> None:
         items = self.pop_mark()
         target = self._target(dict)
+        self._check_keys(items[::2])
         for i in range(0, len(items), 2):
-            _check_key(items[i])
             target[items[i]] = items[i + 1]
 
     def load_dict(self) -> None:
         items = self.pop_mark()
-        for key in items[::2]:
-            _check_key(key)
+        self._check_keys(items[::2])
         self.append({items[i]: items[i + 1] for i in range(0, len(items), 2)})
 
     def load_additems(self) -> None:
         items = self.pop_mark()
         target = self._target(set)
-        for item in items:
-            _check_key(item)
+        self._check_keys(items)
         target.update(items)
 
     def load_frozenset(self) -> None:
         items = self.pop_mark()
-        for item in items:
-            _check_key(item)
+        self._check_keys(items)
         self.append(frozenset(items))
 
     def load_reduce(self) -> None:
