@@ -12,6 +12,12 @@ checks its arguments first, and the state a pickle sets on a dtype or an array (
 checked too: only arrays and scalars of plain numbers (bool, int, float, complex), whose
 data is exactly the bytes their shape needs. Structured, object, string and date arrays
 are refused: their states can make NumPy read and write outside its memory.
+
+A pickle can also be built to cost far more than its size: a container per byte, one big
+object copied again by many short calls, dict keys that are slow to hash or compare. So
+what it makes is charged against 48 times its size plus 16 MiB, and dict keys and set
+items are limited to text, bytes, integers below 2**61, None, booleans and short tuples of
+text, bytes, None and booleans.
 """
 
 from __future__ import annotations
