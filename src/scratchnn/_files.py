@@ -58,8 +58,11 @@ def remove_empty_folders(folders: list[Path]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+def atomic_write(path: str | os.PathLike, mode: str = "wb", durable: bool = True) -> Iterator:
     """Open a temporary file beside ``path``; on success fsync it and rename it to ``path``.
+
+    ``durable=False`` skips the fsyncs: for a cache, which is checked when read and can be
+    rebuilt, a power cut costs nothing worth the wait.
 
     >>> with atomic_write("out.json", "w") as f:   # doctest: +SKIP
     ...     f.write("{}")
@@ -73,8 +76,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     try:
         with os.fdopen(fd, mode) as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         with contextlib.suppress(OSError):  # (no file there yet, or not ours to chmod)
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
@@ -82,6 +86,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     # The rename itself is only durable once the directory entry is on disk too.
     with contextlib.suppress(OSError):
         dir_fd = os.open(path.parent, os.O_RDONLY)

@@ -295,9 +295,19 @@ def _by_hand_train(task: Task, data: Data, seed: int) -> tuple[float, float]:
     for k, (W, b) in enumerate(params):
         scores = scores @ W + b
         if k < len(params) - 1:
-            scores = (np.tanh(0.5 * scores) + 1.0) * 0.5 if task.activation == "sigmoid" \
-                else np.maximum(scores, 0.0)
+            _hidden_activation(scores, task.activation == "sigmoid")
     return seconds, float(np.mean(scores.argmax(axis=1) == data.t_test))
+
+
+def _hidden_activation(z: np.ndarray, sigmoid: bool) -> None:
+    """The Trainer's hidden activation, in place: sigmoid as (1 + tanh(z/2)) / 2, or ReLU."""
+    if sigmoid:
+        z *= 0.5
+        np.tanh(z, out=z)
+        z += 1.0
+        z *= 0.5
+    else:
+        np.maximum(z, 0.0, out=z)
 
 
 def _by_hand_epoch(task: Task, data: Data, seed: int) -> tuple[float, list]:
@@ -329,14 +339,8 @@ def _by_hand_epoch(task: Task, data: Data, seed: int) -> tuple[float, list]:
             for k, (W, b) in enumerate(params):
                 z = h[-1] @ W
                 z += b
-                if k < len(params) - 1:  # the hidden activation, in place
-                    if sigmoid:
-                        z *= 0.5
-                        np.tanh(z, out=z)
-                        z += 1.0
-                        z *= 0.5
-                    else:
-                        np.maximum(z, 0.0, out=z)
+                if k < len(params) - 1:
+                    _hidden_activation(z, sigmoid)
                 h.append(z)
             d = h.pop()  # scores -> the loss, and its gradient (softmax - one-hot) / N
             d -= d.max(axis=1, keepdims=True)

@@ -12,7 +12,6 @@ Errors are reported in one line; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import math
 import os
@@ -26,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import plots
+from ._files import make_folders, remove_empty_folders
 from .gradient import gradient_check, gradient_descent
 from .images import load_digit
 from .network import ACTIVATIONS, MLP, Sequential, _classes_of
@@ -238,14 +238,11 @@ def cmd_train(args) -> int:
         raise UsageError("--patience needs a validation set: give --val-split a fraction > 0")
     args.val_split = args.val_split or 0.0
     options = {key: getattr(args, key) for key in _RUN_OPTIONS}
-    out, claimed = _output_folder(args, checkpoint)
+    out, made = _output_folder(args, checkpoint)
     try:
         return _train(args, out, checkpoint, options, earlier_training)
     except BaseException:
-        if claimed:  # a run that wrote nothing leaves no empty folder behind
-            for folder in (out, out.parent):  # (rmdir refuses a folder that holds files)
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
+        remove_empty_folders(made)  # a run that wrote nothing leaves no empty folder behind
         raise
 
 
@@ -325,25 +322,24 @@ def _train(args, out: Path, checkpoint: Path | None, options: dict,
     return 0
 
 
-def _output_folder(args, checkpoint: Path | None) -> tuple[Path, bool]:
-    """(--out, whether this call created it), checked before any work: a folder, and not
-    another run's (but the resumed one's).
+def _output_folder(args, checkpoint: Path | None) -> tuple[Path, list[Path]]:
+    """(--out, the folders this call created for it), checked before any work: a folder,
+    and not another run's (but the resumed one's).
 
     Without --out, a new folder runs/DATASET-MODEL-TIMESTAMP is created here, at once:
     two runs started within the same second each get their own (-2, -3, ...).
     """
     if args.out is None:
         runs = Path("runs")
-        if not runs.is_dir():
-            if runs.exists() or runs.is_symlink():
-                raise UsageError(f"{runs} is not a folder: give --out DIR")
-            runs.mkdir()
+        if not runs.is_dir() and (runs.exists() or runs.is_symlink()):
+            raise UsageError(f"{runs} is not a folder: give --out DIR")
+        made = make_folders(runs)
         stem = runs / f"{args.dataset}-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
         out, n = stem, 1
         while True:
             try:
                 out.mkdir()
-                return out, True
+                return out, [out.absolute(), *made]
             except FileExistsError:
                 n += 1
                 out = stem.with_name(f"{stem.name}-{n}")
@@ -355,7 +351,7 @@ def _output_folder(args, checkpoint: Path | None) -> tuple[Path, bool]:
         if earlier:
             raise UsageError(f"--out {out} already holds a run ({' and '.join(earlier)}); "
                              f"give another folder, or continue it with --resume {out}")
-    return out, False
+    return out, []
 
 
 def _check_resume_options(given: dict, saved: dict, checkpoint: Path) -> None:

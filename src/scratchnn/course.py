@@ -65,7 +65,6 @@ __all__ = [
 ]
 
 
-
 class _Sigmoid(Sigmoid):
     """The engine's Sigmoid layer computing the course's 1 / (1 + exp(-Z)) to full precision.
 

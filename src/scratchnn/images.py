@@ -221,10 +221,11 @@ def _subtract_paper(g: np.ndarray, border: np.ndarray) -> tuple[float, float]:
         spread = 1.4826 * float(np.median(np.abs(residual[paper])))
         keep = residual <= max(3 * spread, 0.02)
         if np.array_equal(keep, paper):
-            break
+            break  # settled: coef is the fit to this paper
         paper = keep
-    coef = np.linalg.lstsq(design[paper], values[paper], rcond=None)[0]
-    residual = values - design @ coef
+    else:
+        coef = np.linalg.lstsq(design[paper], values[paper], rcond=None)[0]
+        residual = values - design @ coef
     a, b, c, d, e, f = coef
     # By rows, so that no full-size temporary is made: a photo has millions of pixels.
     g -= (a + b * y + d * y * y)[:, None]

@@ -81,6 +81,13 @@ _MAX_NDIM, _MAX_DIM = 32, 1 << 48
 _PLAIN_DTYPE_STATE = (None, None, None, -1, -1, 0)
 
 
+def _is_plain(dtype) -> bool:
+    """bool, integer, float or complex: dtypes with fields, objects, strings, dates or
+    sub-arrays have pickled states that NumPy trusts blindly."""
+    return (isinstance(dtype, np.dtype) and dtype.kind in "biufc" and not dtype.fields
+            and dtype.subdtype is None)
+
+
 def _check_shape(shape) -> tuple[int, ...]:
     if type(shape) is not tuple or len(shape) > _MAX_NDIM or not all(
             type(n) is int and 0 <= n < _MAX_DIM for n in shape):
@@ -134,10 +141,7 @@ def _numpy_globals(fresh: dict[int, object], check_keys) -> dict[tuple[str, str]
         from numpy.core import multiarray, numeric
 
     def plain(dtype) -> np.dtype:
-        # bool, integer, float or complex: dtypes with fields, objects, strings, dates or
-        # sub-arrays have pickled states that NumPy trusts blindly.
-        if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" or dtype.fields \
-                or dtype.subdtype is not None:
+        if not _is_plain(dtype):
             what = f"dtype {dtype}" if isinstance(dtype, np.dtype) else type(dtype).__name__
             raise _refuse(f"{what}: only arrays of numbers (bool, int, float, complex) may be "
                           "unpickled")
@@ -153,7 +157,7 @@ def _numpy_globals(fresh: dict[int, object], check_keys) -> dict[tuple[str, str]
             dtype = np.dtype(obj, bool(align), True)
         except TypeError:
             raise _refuse(f"numpy.dtype({obj!r})") from None
-        if dtype.kind not in "biufc" or dtype.fields or dtype.subdtype is not None:
+        if not _is_plain(dtype):
             raise _refuse(f"dtype {dtype}: only arrays of numbers (bool, int, float, complex) "
                           "may be unpickled")
         fresh[id(dtype)] = dtype
@@ -402,8 +406,7 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):
                 raise _refuse("an array state other than NumPy's")
             shape, dtype, _, data = fields
             shape = _check_shape(shape)
-            if not isinstance(dtype, np.dtype) or id(dtype) in self._fresh \
-                    or dtype.kind not in "biufc" or dtype.fields or dtype.subdtype is not None:
+            if not _is_plain(dtype) or id(dtype) in self._fresh:
                 raise _refuse("an array state whose dtype is not a finished dtype of numbers")
             _check_data(data, dtype, shape, "an array")
             self._charge(len(data) + 128)

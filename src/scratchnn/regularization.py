@@ -120,7 +120,7 @@ class BatchNormalization(Layer):
         if not 0 < eps < math.inf:
             raise ValueError(f"eps must be a finite number > 0, got {eps}")
         dtype = _float_dtype(dtype)
-        self.num_features = int(num_features)
+        self.num_features = num_features
         self.momentum = momentum
         self.eps = eps
         self.params = {"gamma": np.ones(num_features, dtype), "beta": np.zeros(num_features, dtype)}

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import conv, regularization
 from . import layers as _layers
+from ._checks import positive_int
 from ._files import atomic_write
 from .network import Sequential
 
@@ -246,10 +247,11 @@ def _declared_values(config) -> int:
     counted from the sizes it gives, without building anything. Sizes that are not whole
     numbers count 0 here: building the layer refuses them."""
     def size(*values) -> int:
-        # As the layers take them: whole numbers, also written as floats (JSON's 1e5).
-        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1
-                 and float(v).is_integer() for v in values)
-        return math.prod(int(v) for v in values) if ok else 0
+        # As the layers take them (positive_int): whole numbers, also as floats (JSON's 1e5).
+        try:
+            return math.prod(positive_int(v, "size") for v in values)
+        except ValueError:
+            return 0
 
     total = 0
     layers = config.get("layers") if isinstance(config, dict) else None

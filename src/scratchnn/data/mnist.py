@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._files import make_folders, new_temp_file, remove_empty_folders
+from .._files import atomic_write, make_folders, remove_empty_folders
 from ..functions import one_hot
 from ._common import float_dtype
 from ._fetch import DatasetSpec, cache_dir, fetch
@@ -234,17 +234,11 @@ def _write_decoded(path: Path, array: np.ndarray) -> None:
     only costs speed: the data was decoded all the same.
     """
     made: list[Path] = []
-    tmp = None
     try:
         made = make_folders(path.parent)
-        fd, tmp = new_temp_file(path.parent, path.stem)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path, durable=False) as f:  # (checked by SHA-256 when read)
             np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
     except BaseException as err:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
         remove_empty_folders(made)
         if not isinstance(err, OSError):
             raise
