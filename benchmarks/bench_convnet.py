@@ -31,7 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from scratchnn.conv import Convolution2D
-from scratchnn.convnet import DeepConvNet, SimpleConvNet
+from scratchnn.models import DeepConvNet, SimpleConvNet
 from scratchnn.optim import Adam
 
 EPOCH = 60_000
@@ -118,7 +118,7 @@ def train(args: argparse.Namespace) -> int:
             print(f"epoch {epoch}: loss {np.mean(losses):.4f}, test accuracy {accuracy:.4f}, "
                   f"{seconds:.1f} s", flush=True)
             if args.save:
-                from scratchnn.serialization import save_model
+                from scratchnn.files.model_file import save_model
 
                 save_model(net, args.save, {"epoch": epoch, "test_accuracy": accuracy})
             if args.time_limit and time.perf_counter() - start > args.time_limit:

@@ -1,6 +1,6 @@
 """The benchmark command works end to end (smoke runs only: nothing here is timed), and the
-engine's fast paths (in-place activations, the cheap softmax shift, sliced optimizer
-updates) compute the same numbers as the plain formulas.
+engine's training path (the layers' bare math, the softmax shift, optimizer updates, the
+BLAS thread rule) computes the same numbers as the plain formulas.
 """
 
 import numpy as np
@@ -8,7 +8,9 @@ import pytest
 
 import scratchnn as sn
 from scratchnn import bench
-from scratchnn.optim import _SLICE
+from scratchnn.functions import one_hot, softmax, softmax_cross_entropy
+from scratchnn.init import initialize
+from scratchnn.optim import make_optimizer
 
 RNG = np.random.default_rng(6)
 
@@ -97,11 +99,15 @@ def test_unknown_benchmark_is_a_usage_error(capsys):
     assert "unknown benchmark nope" in capsys.readouterr().err
 
 
-# --- the engine's fast paths compute the same numbers as the plain formulas ---------------
+# --- the engine's training path computes the same numbers as the plain formulas ----------
 
-def test_activations_after_affine_work_in_place_with_unchanged_results():
+
+def _affine(n_in: int, n_out: int, seed: int) -> sn.Affine:
+    return sn.Affine(initialize("he", (n_in, n_out), rng=seed, dtype=np.float64))
+
+
+def test_backprop_gives_the_plain_formulas_and_leaves_the_input_alone():
     net = sn.MLP([6, 5, 4, 3], activation="relu", dtype=np.float64, seed=0)
-    assert net._inplace_flags() == [False, True, False, True, False]
     x, t = RNG.standard_normal((7, 6)), RNG.integers(0, 3, 7)
     x_before = x.copy()
     loss = net.backprop(x, t)
@@ -110,8 +116,8 @@ def test_activations_after_affine_work_in_place_with_unchanged_results():
     (W1, b1), (W2, b2), (W3, b3) = [(net.params[f"W{k}"], net.params[f"b{k}"]) for k in (1, 2, 3)]
     h1 = np.maximum(x @ W1 + b1, 0)
     h2 = np.maximum(h1 @ W2 + b2, 0)
-    assert loss == pytest.approx(sn.softmax_cross_entropy(h2 @ W3 + b3, t), rel=1e-12)
-    dz3 = (sn.softmax(h2 @ W3 + b3) - sn.one_hot(t, 3)) / 7
+    assert loss == pytest.approx(softmax_cross_entropy(h2 @ W3 + b3, t), rel=1e-12)
+    dz3 = (softmax(h2 @ W3 + b3) - one_hot(t, 3)) / 7
     dz2 = (dz3 @ W3.T) * (h2 > 0)
     dz1 = (dz2 @ W2.T) * (h1 > 0)
     for name, expected in [("W3", h2.T @ dz3), ("W2", h1.T @ dz2), ("W1", x.T @ dz1),
@@ -120,20 +126,20 @@ def test_activations_after_affine_work_in_place_with_unchanged_results():
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh"])
-def test_in_place_and_copying_activations_give_the_same_gradients(activation):
+def test_the_same_network_gives_the_same_gradients_every_time(activation):
     x, t = RNG.standard_normal((5, 4)), RNG.integers(0, 3, 5)
-    fast = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
-    plain = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
-    plain.inplace = False
-    assert fast.backprop(x, t) == plain.backprop(x, t)
-    for name in fast.params:
-        np.testing.assert_array_equal(fast.grads[name], plain.grads[name])
-    np.testing.assert_array_equal(fast.predict(x), plain.predict(x))
+    first = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
+    second = sn.MLP([4, 6, 5, 3], activation=activation, dtype=np.float64, seed=1)
+    x_before = x.copy()
+    assert first.backprop(x, t) == second.backprop(x, t)
+    for name in first.params:
+        np.testing.assert_array_equal(first.grads[name], second.grads[name])
+    np.testing.assert_array_equal(first.predict(x), second.predict(x))
+    np.testing.assert_array_equal(x, x_before)
 
 
-def test_an_activation_that_reads_the_callers_array_is_not_in_place():
-    net = sn.Sequential([sn.Sigmoid(), sn.Affine(in_features=3, out_features=2, rng=0)])
-    assert net._inplace_flags() == [False, False]
+def test_an_activation_that_reads_the_callers_array_leaves_it_alone():
+    net = sn.Sequential([sn.Sigmoid(), _affine(3, 2, 0)])
     x = RNG.standard_normal((4, 3)).astype(np.float32)
     x_before = x.copy()
     net.predict(x)
@@ -161,8 +167,7 @@ def test_layers_swapped_into_a_network_later_still_work():
 
 @pytest.mark.parametrize("layer", [sn.ReLU(), sn.LeakyReLU(0.1), sn.Sigmoid(), sn.Tanh()])
 def test_an_activation_taken_out_of_a_network_leaves_the_callers_arrays_alone(layer):
-    sn.Sequential([sn.Affine(in_features=3, out_features=3, rng=0), layer,
-                   sn.Affine(in_features=3, out_features=2, rng=1)])
+    sn.Sequential([_affine(3, 3, 0), layer, _affine(3, 2, 1)])
     x = RNG.standard_normal((4, 3))
     dout = RNG.standard_normal((4, 3))
     x_before, dout_before = x.copy(), dout.copy()
@@ -191,16 +196,16 @@ def test_softmax_loss_is_exact_for_rows_far_below_the_batch_maximum():
     x64 = x.astype(np.float64)
     expected = np.mean([np.log(np.exp(r - r.max()).sum()) - (r[1] - r.max()) for r in x64])
     assert loss == pytest.approx(expected, rel=1e-6)
-    np.testing.assert_allclose(layer.backward(), (sn.softmax(x64) - sn.one_hot(t, 3)) / 2,
+    np.testing.assert_allclose(layer.backward(), (softmax(x64) - one_hot(t, 3)) / 2,
                                atol=1e-7)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
 def test_updates_of_large_parameters_match_the_formula(optimizer):
-    shape = (_SLICE // 100 + 7, 100)  # more elements than one slice of the sliced update
+    shape = (1007, 100)  # large enough for any blocking an update might do
     p = RNG.standard_normal(shape)
     g = RNG.standard_normal(shape)
-    opt = sn.make_optimizer(optimizer, lr=0.1)
+    opt = make_optimizer(optimizer, lr=0.1)
     expected, v = p.copy(), np.zeros(shape)
     for _ in range(2):
         opt.update({"W1": p}, {"W1": g})
@@ -217,11 +222,11 @@ def test_updates_of_large_parameters_match_the_formula(optimizer):
     np.testing.assert_allclose(strided, before - 0.5)
 
 
-# --- the engine's BLAS thread rule (scratchnn.train.training_blas_threads) ----------------
+# --- the engine's BLAS thread rule (scratchnn.training.threads.training_blas_threads) -----
 
 
 def test_small_mlps_train_on_one_blas_thread_and_large_ones_keep_the_blas_setting(monkeypatch):
-    from scratchnn.train import SMALL_PRODUCT, training_blas_threads
+    from scratchnn.training.threads import SMALL_PRODUCT, training_blas_threads
 
     assert 100 * 784 * 100 <= SMALL_PRODUCT < 100 * 1000 * 1000
     assert training_blas_threads(sn.MLP([784, 100, 10], seed=0), 100) == 1
@@ -230,11 +235,11 @@ def test_small_mlps_train_on_one_blas_thread_and_large_ones_keep_the_blas_settin
     # the rule looks at the batch too: the same network in batches of 1000 is large
     assert training_blas_threads(sn.MLP([784, 100, 10], seed=0), 1000) is None
     conv = sn.Sequential([
-        sn.Convolution2D(in_channels=1, out_channels=2, kernel_size=3, rng=0),
-        sn.Flatten(), sn.Affine(in_features=2 * 26 * 26, out_features=10, rng=1),
+        sn.Convolution2D(initialize("he", (2, 1, 3, 3), rng=0)),
+        sn.Flatten(), sn.Affine(initialize("he", (2 * 26 * 26, 10), rng=1)),
     ])
     assert training_blas_threads(conv, 100) is None  # convolutions keep the BLAS's setting
-    monkeypatch.setattr("scratchnn.train.SMALL_PRODUCT", 0)
+    monkeypatch.setattr("scratchnn.training.threads.SMALL_PRODUCT", 0)
     assert training_blas_threads(sn.MLP([784, 100, 10], seed=0), 100) is None
 
 
@@ -249,13 +254,13 @@ def test_trainer_limits_the_blas_threads_only_during_its_steps():
     t = RNG.integers(0, 10, 300)
     net = sn.MLP([784, 100, 10], seed=0)
     seen = []
-    backprop = net.backprop
+    train_step = net.train_step
 
-    def recording_backprop(xb, tb):
+    def recording_step(xb, tb):
         seen.append(_numpy_blas_threads())
-        return backprop(xb, tb)
+        return train_step(xb, tb)
 
-    net.backprop = recording_backprop
+    net.train_step = recording_step
     if not _numpy_blas_threads():
         pytest.skip("threadpoolctl finds no BLAS library to limit")
     from threadpoolctl import threadpool_limits
@@ -267,10 +272,10 @@ def test_trainer_limits_the_blas_threads_only_during_its_steps():
         assert set(_numpy_blas_threads()) == {2}  # put back after fit
 
         # ... also when a step raises.
-        def failing_backprop(xb, tb):
+        def failing_step(xb, tb):
             raise KeyboardInterrupt
 
-        net.backprop = failing_backprop
+        net.train_step = failing_step
         with pytest.raises(KeyboardInterrupt):
             sn.Trainer(net, sn.SGD(lr=0.1), epochs=1, seed=0, progress=False).fit(x, t)
         assert set(_numpy_blas_threads()) == {2}
@@ -289,7 +294,8 @@ def test_training_on_one_blas_thread_gives_the_same_parameters(monkeypatch, acti
         return net.params
 
     limited = train()
-    monkeypatch.setattr("scratchnn.train.SMALL_PRODUCT", 0)  # the BLAS's own thread count
+    # the BLAS's own thread count:
+    monkeypatch.setattr("scratchnn.training.threads.SMALL_PRODUCT", 0)
     unlimited = train()
     for name, p in limited.items():
         assert p.dtype == np.float32

@@ -123,6 +123,20 @@ def test_forward_rejects_images():
         forward(init_network(), np.zeros((1, 2, 2)))
 
 
+def test_forward_names_the_width_the_network_takes():
+    # checked at the book's function: the layers it calls do the arithmetic only
+    with pytest.raises(ValueError, match=r"one input \(2,\) or a batch \(N, 2\), got \(4, 3\)"):
+        forward(init_network(), np.zeros((4, 3)))
+
+
+def test_book_module_is_the_companion():
+    import scratchnn.book
+    from scratchnn.companions import book
+
+    assert scratchnn.book.__all__ == book.__all__
+    assert all(getattr(scratchnn.book, name) is getattr(book, name) for name in book.__all__)
+
+
 def test_book_imports_work_like_the_books(shared_data):
     (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, flatten=True,
                                                       one_hot_label=True, data_dir=shared_data)

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from scratchnn import cli
-from scratchnn.data import load_mnist
+from scratchnn import cli, load_model
+from scratchnn.data import load_dataset, load_mnist, validation_split
 from scratchnn.layers import Tanh
-from scratchnn.serialization import load_model
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -179,8 +178,8 @@ def test_early_stopping_watches_a_validation_split_never_the_test_set(tmp_path, 
     assert meta["options"]["val_split"] == 0.1
     # The file's accuracies are those of the weights it holds (the best epoch's).
     model = load_model(tmp_path / "model.npz")
-    ds = cli.load_dataset("spirals")
-    x_train, t_train, x_val, t_val = cli._validation_split(ds, 0.1)
+    ds = load_dataset("spirals")
+    x_train, t_train, x_val, t_val = validation_split(ds.x_train, ds.t_train, 0.1)
     assert meta["val_accuracy"] == model.accuracy(x_val, t_val) == max(val)
     assert meta["train_accuracy"] == model.accuracy(x_train, t_train)
     assert meta["test_accuracy"] == model.accuracy(ds.x_test, ds.t_test)
@@ -288,6 +287,8 @@ def test_options_that_would_be_ignored_or_overwrite_a_run_are_refused(tmp_path, 
         (["--dataset", "catvnoncat", "--momentum", "0.5"], "nesterov, not sgd"),
         (["--optimizer", "momentum", "--momentum", "2"], "expected a fraction in [0, 1)"),
         (["--hidden", "10,,5"], "comma-separated layer widths"),
+        (["--hidden", "10,0"], "comma-separated layer widths"),
+        (["--model", "convnet"], "xor is a set of 2-D points: train it with --model mlp"),
     ]:
         assert cli.main(["train", "--dataset", "xor", *args]) == 2, args
         assert message in capsys.readouterr().err

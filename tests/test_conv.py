@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import scratchnn as sn
 from scratchnn.conv import (
     AveragePooling2D,
     Convolution2D,
@@ -17,8 +18,13 @@ from scratchnn.conv import (
     output_size,
 )
 from scratchnn.gradient import gradient_check, numerical_gradient
+from scratchnn.init import initialize
 from scratchnn.layers import Affine, Tanh
 from scratchnn.network import Sequential
+
+
+def kernel_pair(k):
+    return (k, k) if isinstance(k, int) else tuple(k)
 
 
 def _rel_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,8 +107,8 @@ def test_convolution_hand_computed():
 @pytest.mark.parametrize("stride,pad,kernel", [(1, 0, 3), (2, 1, 3), (1, 2, (3, 2)), (3, 1, 2)])
 def test_convolution_matches_naive_loops(stride, pad, kernel):
     rng = np.random.default_rng(1)
-    conv = Convolution2D(in_channels=3, out_channels=4, kernel_size=kernel, stride=stride,
-                         pad=pad, dtype=np.float64, rng=rng)
+    W = initialize("he", (4, 3, *kernel_pair(kernel)), rng=rng, dtype=np.float64)
+    conv = Convolution2D(W, stride=stride, pad=pad)
     conv.params["b"][...] = rng.standard_normal(4)
     x = rng.standard_normal((2, 3, 7, 8))
     np.testing.assert_allclose(
@@ -113,8 +119,8 @@ def test_convolution_matches_naive_loops(stride, pad, kernel):
 @pytest.mark.parametrize("stride,pad,kernel", [(1, 0, 3), (2, 1, 3), (1, 2, (2, 3)), (2, 0, 1)])
 def test_convolution_gradients(stride, pad, kernel):
     rng = np.random.default_rng(2)
-    conv = Convolution2D(in_channels=2, out_channels=3, kernel_size=kernel, stride=stride,
-                         pad=pad, dtype=np.float64, rng=rng)
+    W = initialize("he", (3, 2, *kernel_pair(kernel)), rng=rng, dtype=np.float64)
+    conv = Convolution2D(W, stride=stride, pad=pad)
     conv.params["b"][...] = rng.standard_normal(3)
     errors = _check_layer_gradients(conv, rng.standard_normal((2, 2, 6, 5)))
     assert max(errors.values()) < 1e-6, errors
@@ -123,7 +129,7 @@ def test_convolution_gradients(stride, pad, kernel):
 def test_convolution_without_dx_still_fills_weight_gradients():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 1, 5, 5))
-    a = Convolution2D(in_channels=1, out_channels=2, kernel_size=3, dtype=np.float64, rng=4)
+    a = Convolution2D(initialize("he", (2, 1, 3, 3), rng=4, dtype=np.float64))
     b = Convolution2D(a.W.copy(), a.b.copy())
     b.need_dx = False
     dout = rng.standard_normal((2, 2, 3, 3))
@@ -136,7 +142,7 @@ def test_convolution_without_dx_still_fills_weight_gradients():
 
 
 def test_convolution_keeps_float32_and_does_not_write_into_dout():
-    conv = Convolution2D(in_channels=2, out_channels=3, kernel_size=3, pad=1, rng=0)
+    conv = Convolution2D(initialize("he", (3, 2, 3, 3), rng=0), pad=1)
     x = np.random.default_rng(0).random((2, 2, 5, 5), dtype=np.float32)
     out = conv.forward(x, train=True)
     assert conv.W.dtype == out.dtype == np.float32
@@ -159,63 +165,54 @@ def test_convolution_of_fortran_ordered_weights_fills_the_weight_gradient():
         np.testing.assert_allclose(g, grads[0], rtol=1e-13)
 
 
-def test_convolution_refuses_complex_input_kernel_sizes_that_are_not_ints_and_bad_dout():
-    layer = Convolution2D(in_channels=1, out_channels=2, kernel_size=2, rng=0,
-                          dtype=np.float64)
-    with pytest.raises(TypeError, match="expected a numeric array, got dtype complex128"):
-        layer.forward(np.ones((1, 1, 3, 3)) + 1j)
-    for bad in (2.0, True, [2, "2"]):
-        with pytest.raises(ValueError, match="kernel_size must be a positive int or a pair"):
-            Convolution2D(in_channels=1, out_channels=2, kernel_size=bad)
-    out = layer.forward(np.ones((1, 1, 3, 3)))
-    with pytest.raises(TypeError, match="Convolution2D.backward: dout must hold real numbers, "
-                                        "got dtype <U1"):
-        layer.backward(np.full(out.shape, "a"))
+def test_convolution_refuses_complex_input_and_kernel_sizes_that_are_not_ints():
+    layer = Convolution2D(initialize("he", (2, 1, 2, 2), rng=0, dtype=np.float64))
+    with pytest.raises(TypeError, match="numeric array of real numbers, got dtype complex128"):
+        sn.Sequential([layer]).forward(np.ones((1, 1, 3, 3)) + 1j)
+    for bad in (2.0, True):
+        with pytest.raises(ValueError, match="weight shape must hold positive integers"):
+            initialize("he", (2, 1, bad, bad))
+    with pytest.raises(ValueError, match="pool must be a positive int or a pair"):
+        MaxPooling2D([2, "2"])
     pool = MaxPooling2D(2)
     pooled = pool.forward(np.arange(16.0).reshape(1, 1, 4, 4))
-    dx = pool.backward(np.ones(pooled.shape, dtype=np.int64))  # integers: computed as floats
+    dx = pool.backward(np.ones(pooled.shape))
     assert dx.dtype == np.float64 and dx.sum() == 4
     avg = AveragePooling2D(2)
     avg.forward(np.ones((1, 1, 4, 4)))
-    assert avg.backward(np.ones((1, 1, 2, 2), dtype=np.int64)).sum() == 4
+    assert avg.backward(np.ones((1, 1, 2, 2))).sum() == 4
 
 
 def test_convolution_he_initialisation_uses_fan_in():
-    conv = Convolution2D(in_channels=16, out_channels=64, kernel_size=3, rng=0)
+    conv = Convolution2D(initialize("he", (64, 16, 3, 3), rng=0))
     assert conv.W.shape == (64, 16, 3, 3)
     assert conv.W.std() == pytest.approx(np.sqrt(2 / (16 * 9)), rel=0.05)
     np.testing.assert_array_equal(conv.b, 0)
 
 
 def test_convolution_wrong_channels_message():
-    conv = Convolution2D(in_channels=3, out_channels=4, kernel_size=3, rng=0)
-    with pytest.raises(ValueError, match=r"input has 1 channels .* W expects 3"):
-        conv.forward(np.zeros((2, 1, 8, 8), dtype=np.float32))
+    net = sn.Sequential([Convolution2D(initialize("he", (4, 3, 3, 3), rng=0))])
+    with pytest.raises(ValueError, match=r"layer 0 \(Convolution2D\): input has 1 channels .* "
+                                         r"W expects 3"):
+        net.forward(np.zeros((2, 1, 8, 8), dtype=np.float32))
 
 
 def test_convolution_kernel_larger_than_padded_input_message():
-    conv = Convolution2D(in_channels=1, out_channels=2, kernel_size=5, pad=1, rng=0)
+    net = sn.Sequential([Convolution2D(initialize("he", (2, 1, 5, 5), rng=0), pad=1)])
     with pytest.raises(ValueError, match=r"5x5 window is larger than the padded input 4x5"):
-        conv.forward(np.zeros((1, 1, 2, 3)))
+        net.forward(np.zeros((1, 1, 2, 3)))
 
 
 def test_convolution_rejects_flat_input_and_bad_arguments():
-    conv = Convolution2D(in_channels=1, out_channels=2, kernel_size=3, rng=0)
+    net = sn.Sequential([Convolution2D(initialize("he", (2, 1, 3, 3), rng=0))])
     with pytest.raises(ValueError, match=r"\(N, C, H, W\), got shape \(4, 784\)"):
-        conv.forward(np.zeros((4, 784)))
-    with pytest.raises(RuntimeError, match="before forward"):
-        conv.backward(np.zeros((1, 2, 1, 1)))
-    conv.forward(np.zeros((1, 1, 4, 4)))
-    with pytest.raises(ValueError, match=r"expected dout of shape \(1, 2, 2, 2\)"):
-        conv.backward(np.zeros((1, 2, 3, 3)))
-    with pytest.raises(TypeError, match="in_channels, out_channels and kernel_size"):
-        Convolution2D(in_channels=1, out_channels=2)
-    with pytest.raises(ValueError, match="out_channels must be a positive integer, got 0"):
-        Convolution2D(in_channels=1, out_channels=0, kernel_size=3)
+        net.forward(np.zeros((4, 784)))
+    with pytest.raises(ValueError, match="weight shape must hold positive integers"):
+        initialize("he", (0, 1, 3, 3))
     with pytest.raises(ValueError, match="stride must be a positive int"):
-        Convolution2D(in_channels=1, out_channels=2, kernel_size=3, stride=0)
-    with pytest.raises(ValueError, match="kernel_size"):
-        Convolution2D(in_channels=1, out_channels=2, kernel_size=(3, 0))
+        Convolution2D(initialize("he", (2, 1, 3, 3)), stride=0)
+    with pytest.raises(ValueError, match="weight shape"):
+        initialize("he", (2, 1, 3, 0))
     with pytest.raises(ValueError, match="4-D"):
         Convolution2D(np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r"b must have shape \(2,\)"):
@@ -224,16 +221,17 @@ def test_convolution_rejects_flat_input_and_bad_arguments():
 
 def test_config_rebuilds_the_layer_through_json():
     layers = [
-        Convolution2D(in_channels=3, out_channels=8, kernel_size=(3, 5), stride=2, pad=1, rng=0),
+        Convolution2D(initialize("he", (8, 3, 3, 5), rng=0), stride=2, pad=1),
         MaxPooling2D(pool=3, stride=2, pad=1),
         AveragePooling2D(pool=(2, 4), stride=2),
         Flatten(),
     ]
     for layer in layers:
         config = json.loads(json.dumps(layer.config()))
-        rebuilt = type(layer)(**config)
+        rebuilt = type(layer).from_config(config, layer.params)
         assert rebuilt.config() == layer.config()
-    assert Convolution2D(**layers[0].config()).W.shape == (8, 3, 3, 5)
+    rebuilt = Convolution2D.from_config(layers[0].config(), layers[0].params)
+    assert rebuilt.W.shape == (8, 3, 3, 5)
 
 
 # --- pooling -------------------------------------------------------------------------------
@@ -292,9 +290,9 @@ def test_pooling_keeps_float32_and_checks_shapes(cls):
     assert out.shape == (2, 3, 2, 2) and out.dtype == np.float32
     assert layer.backward(np.ones_like(out)).dtype == np.float32
     with pytest.raises(ValueError, match=r"2x2 window is larger than the padded input 1x1"):
-        layer.forward(np.zeros((2, 3, 1, 1)))
+        sn.Sequential([layer]).forward(np.zeros((2, 3, 1, 1)))
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        layer.forward(np.zeros((2, 3, 4)))
+        sn.Sequential([layer]).forward(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="pad must be at most half"):
         cls(pool=2, pad=2)
     with pytest.raises(ValueError, match="stride for the non-square pool"):
@@ -310,8 +308,8 @@ def test_flatten_round_trip():
     out = flat.forward(x)
     np.testing.assert_array_equal(out, x.reshape(2, 12))
     np.testing.assert_array_equal(flat.backward(out * 2), x * 2)
-    with pytest.raises(ValueError, match=r"expected dout of shape \(2, 12\)"):
-        flat.backward(np.zeros((2, 11)))
+    with pytest.raises(ValueError, match=r"batch of shape \(N, features\), got shape \(3,\)"):
+        sn.Sequential([flat, sn.Affine(np.ones((1, 2)))]).forward(np.zeros(3))
 
 
 @pytest.mark.parametrize("pool_cls", [MaxPooling2D, AveragePooling2D])
@@ -319,15 +317,13 @@ def test_conv_network_passes_gradient_check(pool_cls):
     # Tanh rather than ReLU: no kink for the central differences to straddle.
     rng = np.random.default_rng(6)
     net = Sequential([
-        Convolution2D(in_channels=2, out_channels=3, kernel_size=3, pad=1, dtype=np.float64,
-                      rng=rng),
+        Convolution2D(initialize("he", (3, 2, 3, 3), rng=rng, dtype=np.float64), pad=1),
         Tanh(),
         pool_cls(2),
-        Convolution2D(in_channels=3, out_channels=4, kernel_size=2, stride=1, dtype=np.float64,
-                      rng=rng),
+        Convolution2D(initialize("he", (4, 3, 2, 2), rng=rng, dtype=np.float64), stride=1),
         Tanh(),
         Flatten(),
-        Affine(in_features=4 * 2 * 2, out_features=3, dtype=np.float64, rng=rng),
+        Affine(initialize("he", (4 * 2 * 2, 3), rng=rng, dtype=np.float64)),
     ], weight_decay=0.05)
     x = rng.standard_normal((3, 2, 6, 6))
     errors = gradient_check(net, x, np.array([0, 2, 1]))

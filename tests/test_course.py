@@ -207,6 +207,28 @@ def test_activation_backward_functions():
     np.testing.assert_array_equal(course.relu_backward(dA, Z), [[0, 0, 3], [4, 0, 6]])
     s = 1 / (1 + np.exp(-Z))
     np.testing.assert_allclose(course.sigmoid_backward(dA, Z), dA * s * (1 - s), rtol=1e-14)
+    np.testing.assert_array_equal(dA, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])  # dA untouched
+
+
+def test_activation_backward_checks_dA_against_Z():
+    Z = np.zeros((2, 3))
+    for backward in (course.relu_backward, course.sigmoid_backward):
+        with pytest.raises(ValueError, match=r"dA must have the shape of Z \(2, 3\), got \(3, 2\)"):
+            backward(np.ones((3, 2)), Z)
+        with pytest.raises(TypeError,
+                           match="dA must be a numeric array of real numbers, got dtype <U1"):
+            backward(np.full((2, 3), "a"), Z)
+    with pytest.raises(ValueError, match=r"dA must have the shape of Z \(1, 2\)"):
+        course.linear_activation_backward(np.ones((1, 3)), ((np.ones((3, 2)), np.ones((1, 3)),
+                                                             np.zeros((1, 1))), np.ones((1, 2))),
+                                          "sigmoid")
+
+
+def test_course_module_is_the_companion():
+    from scratchnn.companions import course as companion
+
+    assert course.__all__ == companion.__all__
+    assert all(getattr(course, name) is getattr(companion, name) for name in companion.__all__)
 
 
 def test_unknown_activation_is_refused():
@@ -338,7 +360,8 @@ def test_bad_input_is_named_in_the_course_layout():
         course.linear_forward(np.zeros((3, 0)), W, b)
     with pytest.raises(ValueError, match=r"A_prev has no examples"):
         course.linear_backward(np.zeros((2, 0)), (np.zeros((3, 0)), W, b))
-    with pytest.raises(TypeError, match="A must hold real numbers, got dtype complex128"):
+    with pytest.raises(TypeError,
+                       match="A must be a numeric array of real numbers, got dtype complex128"):
         course.linear_forward(A + 1j, W, b)
     with pytest.raises(ValueError, match=r"cache must be the \(A_prev, W, b\) .*a tuple of 2"):
         course.linear_backward(np.zeros((2, 4)), (A, W))
@@ -346,7 +369,7 @@ def test_bad_input_is_named_in_the_course_layout():
         course.linear_activation_backward(np.zeros((2, 4)), (A, W, b), "relu")
     with pytest.raises(ValueError, match="caches must be the non-empty list"):
         course.L_model_backward(np.full((1, 4), 0.5), np.ones((1, 4)), [])
-    with pytest.raises(TypeError, match="Y must hold 0/1 labels as numbers, got dtype <U1"):
+    with pytest.raises(TypeError, match="Y must be a numeric array of real numbers, got dtype <U1"):
         course.L_model_backward(np.full((1, 2), 0.5), np.array([["a", "b"]]), [None])
     parameters = {"W1": W, "b1": b}
     with pytest.raises(TypeError, match="grads must be a dict of dW1, db1, ..., got list"):

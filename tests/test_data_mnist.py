@@ -145,7 +145,7 @@ def test_warm_cache_does_not_need_the_source(mnist_default, tmp_path):
 @pytest.mark.parametrize("dtype", [np.int32, "uint8", bool, "not-a-type"])
 def test_dtype_must_be_floating(dtype, fresh_cache):
     # TypeError, not FileNotFoundError: arguments are checked before looking for files.
-    with pytest.raises(TypeError, match="floating-point"):
+    with pytest.raises(TypeError, match="float32 or float64"):
         load_mnist(dtype=dtype)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from scratchnn.experiments import activation_distributions, plot_activation_histograms
+from scratchnn.figures.experiments import activation_distributions, plot_activation_histograms
 
 
 def test_activation_distributions_shapes_and_reproducibility():

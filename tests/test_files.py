@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scratchnn._files import make_folders, remove_empty_folders
+from scratchnn.files.atomic import make_folders, remove_empty_folders
 
 
 def test_only_folders_really_made_are_reported_and_removed(tmp_path):

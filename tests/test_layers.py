@@ -4,6 +4,15 @@ import numpy as np
 import pytest
 
 import scratchnn as sn
+from scratchnn.functions import (
+    binary_cross_entropy,
+    mean_squared_error,
+    one_hot,
+    softmax_cross_entropy,
+)
+from scratchnn.gradient import numerical_gradient
+from scratchnn.init import initialize
+from scratchnn.layers import Identity
 
 RNG = np.random.default_rng(42)
 
@@ -23,14 +32,14 @@ def check_layer(layer, x, h=1e-6):
     layer.forward(x, train=True)
     dx = layer.backward(dout)
     np.testing.assert_array_equal(dout, dout_before)  # backward never writes into dout
-    errors = {"x": _relative_error(dx, sn.numerical_gradient(objective, x, h))}
+    errors = {"x": _relative_error(dx, numerical_gradient(objective, x, h))}
     grads = {k: g.copy() for k, g in layer.grads.items()}
     for name, p in layer.params.items():
-        errors[name] = _relative_error(grads[name], sn.numerical_gradient(objective, p, h))
+        errors[name] = _relative_error(grads[name], numerical_gradient(objective, p, h))
     return errors
 
 
-ACTIVATIONS = [sn.ReLU(), sn.LeakyReLU(0.1), sn.Sigmoid(), sn.Tanh(), sn.Identity()]
+ACTIVATIONS = [sn.ReLU(), sn.LeakyReLU(0.1), sn.Sigmoid(), sn.Tanh(), Identity()]
 
 
 @pytest.mark.parametrize("layer", ACTIVATIONS, ids=lambda la: type(la).__name__)
@@ -42,7 +51,7 @@ def test_activation_layers_pass_gradient_check(layer):
 
 
 def test_affine_gradient_check_and_shapes():
-    layer = sn.Affine(in_features=6, out_features=3, dtype=np.float64, rng=0)
+    layer = sn.Affine(initialize("he", (6, 3), rng=0, dtype=np.float64))
     layer.params["b"][:] = RNG.standard_normal(3)
     errors = check_layer(layer, RNG.standard_normal((5, 6)))
     assert max(errors.values()) < 1e-7, errors
@@ -50,7 +59,7 @@ def test_affine_gradient_check_and_shapes():
 
 
 def test_affine_flattens_images_and_reshapes_dx_back():
-    layer = sn.Affine(in_features=12, out_features=2, dtype=np.float64, rng=1)
+    layer = sn.Affine(initialize("he", (12, 2), rng=1, dtype=np.float64))
     x = RNG.standard_normal((4, 3, 2, 2))
     y = layer.forward(x)
     np.testing.assert_allclose(y, x.reshape(4, 12) @ layer.W + layer.b)
@@ -70,22 +79,24 @@ def test_affine_hand_computed_values():
     np.testing.assert_allclose(dx, [[1.0, 3.0], [2.0, 4.0]])
 
 
-def test_affine_takes_an_empty_batch_and_refuses_complex_input():
+def test_affine_takes_an_empty_batch_and_a_network_refuses_complex_input():
     layer = sn.Affine(np.arange(6.0).reshape(2, 3), np.ones(3))
     out = layer.forward(np.zeros((0, 2)))
     assert out.shape == (0, 3)  # as x @ W + b gives it
     assert layer.backward(np.zeros((0, 3))).shape == (0, 2)
     np.testing.assert_array_equal(layer.dW, np.zeros((2, 3)))
     assert sn.Affine(np.ones((4, 3))).forward(np.zeros((0, 1, 2, 2))).shape == (0, 3)
-    with pytest.raises(TypeError, match="Affine expects real numbers, got dtype complex128"):
-        layer.forward(np.ones((1, 2)) + 1j)
+    # A layer's forward is the math; what a user hands in is checked by the network.
+    with pytest.raises(TypeError, match="x must be a numeric array of real numbers, got dtype "
+                                        "complex128"):
+        sn.Sequential([layer]).forward(np.ones((1, 2)) + 1j)
 
 
 @pytest.mark.parametrize(
     "loss, target",
     [
         (sn.SoftmaxCrossEntropy(), lambda: RNG.integers(0, 4, 5)),
-        (sn.SoftmaxCrossEntropy(), lambda: sn.one_hot(RNG.integers(0, 4, 5), 4)),
+        (sn.SoftmaxCrossEntropy(), lambda: one_hot(RNG.integers(0, 4, 5), 4)),
         (sn.SigmoidBinaryCrossEntropy(), lambda: RNG.integers(0, 2, (5, 4)).astype(float)),
         (sn.IdentityMSE(), lambda: RNG.standard_normal((5, 4))),
     ],
@@ -96,23 +107,23 @@ def test_output_layers_pass_gradient_check(loss, target):
     t = target()
     loss.forward(x, t)
     dx = loss.backward()
-    numerical = sn.numerical_gradient(lambda _: loss.forward(x, t), x, 1e-6)
+    numerical = numerical_gradient(lambda _: loss.forward(x, t), x, 1e-6)
     assert _relative_error(dx, numerical) < 1e-7
 
 
 def test_output_layer_losses_match_the_functions():
     x = RNG.standard_normal((6, 3))
     t = RNG.integers(0, 3, 6)
-    assert sn.SoftmaxCrossEntropy().forward(x, t) == pytest.approx(sn.softmax_cross_entropy(x, t))
+    assert sn.SoftmaxCrossEntropy().forward(x, t) == pytest.approx(softmax_cross_entropy(x, t))
     tb = RNG.integers(0, 2, (6, 3)).astype(float)
     assert sn.SigmoidBinaryCrossEntropy().forward(x, tb) == pytest.approx(
-        sn.binary_cross_entropy(sn.sigmoid(x), tb), rel=1e-12
+        binary_cross_entropy(sn.sigmoid(x), tb), rel=1e-12
     )
-    assert sn.IdentityMSE().forward(x, tb) == pytest.approx(sn.mean_squared_error(x, tb))
+    assert sn.IdentityMSE().forward(x, tb) == pytest.approx(mean_squared_error(x, tb))
     # Softmax backward is the closed form (y - t) / N.
     layer = sn.SoftmaxCrossEntropy()
     layer.forward(x, t)
-    np.testing.assert_allclose(layer.backward(), (sn.softmax(x) - sn.one_hot(t, 3)) / 6)
+    np.testing.assert_allclose(layer.backward(), (sn.softmax(x) - one_hot(t, 3)) / 6)
 
 
 def test_softmax_cross_entropy_is_exact_per_row_in_float32():
@@ -124,20 +135,20 @@ def test_softmax_cross_entropy_is_exact_per_row_in_float32():
     x[1::2] = rng.random((32, 10), dtype=np.float32)
     x[1::2, 3] += 8.0
     t = np.where(np.arange(64) % 2 == 0, 0, 3)
-    exact = sn.softmax_cross_entropy(x.astype(np.float64), t)
+    exact = softmax_cross_entropy(x.astype(np.float64), t)
     assert sn.SoftmaxCrossEntropy().forward(x, t) == pytest.approx(exact, rel=1e-5)
 
 
 def test_sigmoid_bce_from_logits_is_stable():
     layer = sn.SigmoidBinaryCrossEntropy()
-    loss = layer.forward(np.array([[1e4], [-1e4]], dtype=np.float32), np.array([0.0, 1.0]))
+    loss = layer.forward(np.array([[1e4], [-1e4]], dtype=np.float32), np.array([[0.0], [1.0]]))
     assert loss == pytest.approx(1e4)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layers_keep_the_dtype(dtype):
     x = RNG.standard_normal((3, 4)).astype(dtype)
-    for layer in [sn.Affine(in_features=4, out_features=4, dtype=dtype, rng=0), *ACTIVATIONS]:
+    for layer in [sn.Affine(initialize("he", (4, 4), rng=0, dtype=dtype)), *ACTIVATIONS]:
         y = layer.forward(x, train=True)
         assert y.dtype == dtype, type(layer).__name__
         assert layer.backward(np.ones_like(y)).dtype == dtype, type(layer).__name__
@@ -149,66 +160,71 @@ def test_layers_keep_the_dtype(dtype):
 
 
 def test_layer_errors_name_the_shapes():
-    layer = sn.Affine(in_features=4, out_features=2, rng=0)
-    with pytest.raises(ValueError, match=r"3 features.*expects 4"):
-        layer.forward(np.zeros((5, 3)))
+    layer = sn.Affine(initialize("he", (4, 2), rng=0))
+    net = sn.Sequential([layer])
+    with pytest.raises(ValueError, match=r"layer 0 \(Affine\).*\(5, 3\) has 3 features.*"
+                                         r"W \(4, 2\) expects 4"):
+        net.forward(np.zeros((5, 3)))
     with pytest.raises(ValueError, match=r"\(N, features\)"):
-        layer.forward(np.zeros(4))
-    layer.forward(np.zeros((5, 4)))
-    with pytest.raises(ValueError, match=r"expected dout of shape \(5, 2\), got \(5, 3\)"):
-        layer.backward(np.zeros((5, 3)))
-    with pytest.raises(RuntimeError, match="before forward"):
-        sn.ReLU().backward(np.zeros(3))
+        net.forward(np.zeros(4))
     with pytest.raises(ValueError, match="b must have shape"):
         sn.Affine(np.zeros((3, 2)), np.zeros(3))
-    with pytest.raises(ValueError, match=r"target shape mismatch.*\(2, 3\)"):
-        sn.SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"target shape mismatch.*\(5, 2\).*\(5, 4\)"):
+        net.loss(np.zeros((5, 4)), np.zeros((5, 4)))
     with pytest.raises(ValueError, match="NaN"):
-        sn.SoftmaxCrossEntropy().forward(np.array([[np.nan, 0.0]]), np.array([0]))
+        net.loss(np.array([[np.nan, 0.0, 0.0, 0.0]]), np.array([0]))
     with pytest.raises(ValueError, match="alpha"):
         sn.LeakyReLU(-1)
 
 
-def test_check_targets_converts_as_forward_uses_them():
+def _scores_net(width, dtype=np.float32, loss=None):
+    """A network whose scores are its input: an identity Affine of ``width``."""
+    return sn.Sequential([sn.Affine(np.eye(width, dtype=dtype))], loss)
+
+
+def test_targets_are_checked_and_converted_as_forward_uses_them():
     x32 = np.zeros((3, 4), np.float32)
-    softmax = sn.SoftmaxCrossEntropy()
-    labels = softmax.check_targets(x32, np.array([0.0, 3.0, 1.0]))  # whole floats: labels
+    softmax = _scores_net(4)
+    labels = softmax.check_data(x32, np.array([0.0, 3.0, 1.0]))[1]  # whole floats: labels
     assert labels.dtype == np.int64 and labels.tolist() == [0, 3, 1]
-    one_hot = softmax.check_targets(x32, np.eye(4)[:3])
-    assert one_hot.dtype == np.float32
+    one_hot_t = softmax.check_data(x32, np.eye(4)[:3])[1]
+    assert one_hot_t.dtype == np.float32
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\], got values from 0 to 4"):
-        softmax.check_targets(x32, np.array([0, 4, 1]))
+        softmax.check_data(x32, np.array([0, 4, 1]))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\], got values from -1"):
-        softmax.check_targets(x32, np.array([-1, 2, 1]))
-    bce = sn.SigmoidBinaryCrossEntropy()
-    column = bce.check_targets(np.zeros((3, 1), np.float32), np.array([1, 0, 1]))
+        softmax.check_data(x32, np.array([-1, 2, 1]))
+    bce = _scores_net(1, loss=sn.SigmoidBinaryCrossEntropy())
+    column = bce.check_data(np.zeros((3, 1), np.float32), np.array([1, 0, 1]))[1]
     assert column.shape == (3, 1) and column.dtype == np.float32
-    with pytest.raises(ValueError, match=r"expected \(3, 2\), got t of shape \(3,\)"):
-        bce.check_targets(np.zeros((3, 2)), np.array([1, 0, 1]))
-    with pytest.raises(ValueError, match="targets t contain NaN"):
-        sn.IdentityMSE().check_targets(np.zeros((3, 1)), np.array([1.0, np.nan, 0.0]))
+    with pytest.raises(ValueError, match=r"expected \(3, 2\), got shape \(3,\)"):
+        _scores_net(2, loss=sn.SigmoidBinaryCrossEntropy()).check_data(
+            np.zeros((3, 2)), np.array([1, 0, 1]))
+    with pytest.raises(ValueError, match="t contains NaN"):
+        _scores_net(1, loss=sn.IdentityMSE()).check_data(np.zeros((3, 1)),
+                                                          np.array([1.0, np.nan, 0.0]))
 
 
-@pytest.mark.parametrize("layer, t", [
+@pytest.mark.parametrize("loss, t", [
     (sn.SoftmaxCrossEntropy(), np.array([2, 0, 1, 2])),
     (sn.SoftmaxCrossEntropy(), np.eye(3)[[2, 0, 1, 2]]),
     (sn.SigmoidBinaryCrossEntropy(), (np.arange(12).reshape(4, 3) % 2).astype(float)),
     (sn.IdentityMSE(), np.arange(12.0).reshape(4, 3) / 7),
 ])
-def test_unchecked_forward_gives_the_checked_loss_and_gradient(layer, t):
+def test_unchecked_step_gives_the_checked_loss_and_gradient(loss, t):
     x = np.random.default_rng(0).standard_normal((4, 3))
-    loss = layer.forward(x, t)
-    dx = layer.backward()
-    checked_t = layer.check_targets(x, t)
-    assert layer.forward(x, checked_t, check_input=False) == loss
-    np.testing.assert_array_equal(layer.backward(), dx)
+    net = _scores_net(3, np.float64, loss)
+    checked = net.backprop(x, t)
+    grads = {k: g.copy() for k, g in net.grads.items()}
+    assert net.train_step(*net.check_data(x, t)) == checked
+    for k, g in net.grads.items():
+        np.testing.assert_array_equal(g, grads[k])
 
 
-def test_unchecked_forward_still_refuses_raw_targets_that_would_broadcast():
-    x = np.zeros((4, 1))
-    for layer in (sn.IdentityMSE(), sn.SigmoidBinaryCrossEntropy()):
-        with pytest.raises(ValueError, match=r"takes targets from check_targets: expected "
-                                             r"shape \(4, 1\), got t of shape \(4,\)"):
-            layer.forward(x, np.ones(4), check_input=False)  # (4, 1) - (4,) would be (4, 4)
-    with pytest.raises(ValueError, match="dtype float64"):  # labels must be integers
-        sn.SoftmaxCrossEntropy().forward(np.zeros((4, 3)), np.ones(4), check_input=False)
+def test_targets_of_one_output_never_broadcast():
+    x = np.arange(4.0).reshape(4, 1)
+    for loss in (sn.IdentityMSE(), sn.SigmoidBinaryCrossEntropy()):
+        net = _scores_net(1, np.float64, loss)
+        # (4, 1) - (4,) would broadcast to (4, 4): the check makes t a column first.
+        assert net.loss(x, np.ones(4)) == net.loss(x, np.ones((4, 1)))
+    with pytest.raises(TypeError, match="integer class labels expected, got dtype float64"):
+        _scores_net(3).loss(np.zeros((4, 3)), np.full(4, 0.5))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import scratchnn as sn
+from scratchnn.init import initialize
 
 ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh"]
 OUTPUTS = ["softmax", "sigmoid", "identity"]
@@ -55,7 +56,7 @@ def test_every_array_keeps_the_model_dtype(dtype):
         assert net.grads[name].dtype == dtype, name
     assert net.predict(x).dtype == dtype
     assert net.predict_proba(x).dtype == dtype
-    opt = sn.Adam(lr=0.01, weight_decay=0.1)
+    opt = sn.Adam(lr=0.01)
     opt.update(net.params, net.grads)
     assert all(p.dtype == dtype for p in net.params.values())
 
@@ -71,11 +72,11 @@ def test_initialisers_have_their_standard_deviation(init, std):
 
 def test_initialisers_refuse_empty_shapes_and_bad_deviations():
     with pytest.raises(ValueError, match=r"weight shape must hold positive integers, got \(0, 3\)"):
-        sn.initialize("he", (0, 3))
+        sn.init.initialize("he", (0, 3))
     for std in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="std must be a finite number >= 0"):
-            sn.initialize("normal", (2, 3), std=std)
-    assert not sn.initialize("normal", (2, 3), std=0.0).any()
+            sn.init.initialize("normal", (2, 3), std=std)
+    assert not sn.init.initialize("normal", (2, 3), std=0.0).any()
 
 
 def test_seed_and_generator_make_identical_networks():
@@ -89,7 +90,7 @@ def test_seed_and_generator_make_identical_networks():
 def test_gradient_returns_copies_and_matches_numerical():
     rng = np.random.default_rng(1)
     net = sn.TwoLayerNet(input_size=6, hidden_size=5, output_size=3, seed=0)
-    x, t = rng.standard_normal((3, 6)), sn.one_hot(rng.integers(0, 3, 3), 3)
+    x, t = rng.standard_normal((3, 6)), sn.functions.one_hot(rng.integers(0, 3, 3), 3)
     g1 = net.gradient(x, t)
     net.gradient(x * 2, t)
     assert not np.allclose(g1["W1"], net.grads["W1"])  # g1 was not overwritten
@@ -104,7 +105,7 @@ def test_two_layer_net_has_the_book_interface():
     assert net.params["W1"].dtype == np.float64
     assert net.params["W1"].std() == pytest.approx(0.01, rel=0.02)
     x = np.random.default_rng(0).random((100, 784))
-    t = sn.one_hot(np.arange(100) % 10, 10)
+    t = sn.functions.one_hot(np.arange(100) % 10, 10)
     assert net.predict(x).shape == (100, 10)
     # Untrained: all 10 classes about equally likely, so the loss is about log(10).
     assert net.loss(x, t) == pytest.approx(np.log(10), abs=0.05)
@@ -116,7 +117,7 @@ def test_predict_classes_and_accuracy():
     x = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 2.0], [0.0, 3.0, 1.0], [5.0, 0.0, 0.0]])
     np.testing.assert_array_equal(net.predict_classes(x), [0, 2, 1, 0])
     assert net.accuracy(x, np.array([0, 2, 1, 1])) == 0.75
-    assert net.accuracy(x, sn.one_hot([0, 2, 1, 1], 3)) == 0.75
+    assert net.accuracy(x, sn.functions.one_hot([0, 2, 1, 1], 3)) == 0.75
     np.testing.assert_allclose(net.predict_proba(x).sum(axis=1), 1.0)
     np.testing.assert_allclose(net.predict(x, batch_size=3), x)
 
@@ -170,10 +171,10 @@ def test_network_errors_are_clear():
         sn.MLP([4, 0, 2])
     with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0, got nan"):
         sn.MLP([4, 2], weight_decay=float("nan"))
-    with pytest.raises(ValueError, match="in_features must be a positive integer, got -1"):
-        sn.Affine(in_features=-1, out_features=3)
-    with pytest.raises(ValueError, match="out_features must be a positive integer, got 0"):
-        sn.Affine(in_features=2, out_features=0)
+    with pytest.raises(ValueError, match=r"weight shape must hold positive integers, got \(-1, "):
+        sn.Affine(initialize("he", (-1, 3)))
+    with pytest.raises(ValueError, match=r"weight shape must hold positive integers, got \(2, 0\)"):
+        sn.Affine(initialize("he", (2, 0)))
     with pytest.raises(ValueError, match=r"not empty, got shape \(0, 3\)"):
         sn.Affine(np.zeros((0, 3)))
     # accuracy takes class labels, as the loss does: not probabilities, not unknown classes
@@ -181,8 +182,12 @@ def test_network_errors_are_clear():
         net.accuracy(np.zeros((2, 4)), np.full(2, 0.5))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\], got values from 0 to 5"):
         net.accuracy(np.zeros((2, 4)), np.array([0, 5]))
-    with pytest.raises(ValueError, match="scores contain NaN"):  # not "class 0, correct"
+    with pytest.raises(ValueError, match="x contains NaN"):  # not "class 0, correct"
         net.accuracy(np.array([[np.nan, 0, 0, 0]]), np.array([0]))
+    broken = sn.MLP([4, 2], seed=0)
+    broken.params["W1"][0, 0] = np.nan
+    with pytest.raises(ValueError, match="scores contain NaN"):
+        broken.accuracy(np.ones((1, 4)), np.array([0]))
     # complex or text values are not parameters, and the error says which one
     with pytest.raises(TypeError, match="W1: expected real numbers.*complex"):
         net.set_params({**net.params, "W1": net.params["W1"] + 1j})
@@ -193,13 +198,13 @@ def test_network_errors_are_clear():
 
 
 def test_parameters_before_the_first_weighted_layer_are_numbered_zero():
-    net = sn.Sequential([sn.BatchNormalization(3), sn.Affine(in_features=3, out_features=4, rng=0),
+    net = sn.Sequential([sn.BatchNormalization(3), sn.Affine(initialize("he", (3, 4), rng=0)),
                          sn.BatchNormalization(4), sn.ReLU(),
-                         sn.Affine(in_features=4, out_features=2, rng=1)])
+                         sn.Affine(initialize("he", (4, 2), rng=1))])
     assert list(net.params) == ["gamma0", "beta0", "W1", "b1", "gamma1", "beta1", "W2", "b2"]
 
 
 def test_two_layers_claiming_the_same_parameter_name_is_an_error():
     with pytest.raises(ValueError, match="'gamma1'"):
-        sn.Sequential([sn.Affine(in_features=3, out_features=4, rng=0),
+        sn.Sequential([sn.Affine(initialize("he", (3, 4), rng=0)),
                        sn.BatchNormalization(4), sn.BatchNormalization(4)])

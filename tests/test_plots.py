@@ -7,12 +7,9 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from scratchnn import plots
-from scratchnn.conv import Convolution2D, Flatten
+from scratchnn import MLP, Affine, Convolution2D, Flatten, History, Sequential, Trainer
+from scratchnn.figures import plots
 from scratchnn.gradient import gradient_descent
-from scratchnn.layers import Affine
-from scratchnn.network import MLP, Sequential
-from scratchnn.train import History, Trainer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -102,8 +99,10 @@ def test_first_layer_weights_of_mlp_and_convnet(tmp_path):
     shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
     assert len(shown) == 20
     np.testing.assert_allclose(shown[3], net.params["W1"][:, 3].reshape(28, 28), rtol=1e-6)
-    conv = Sequential([Convolution2D(in_channels=1, out_channels=6, kernel_size=5, rng=0),
-                       Flatten(), Affine(in_features=6 * 24 * 24, out_features=3, rng=0)])
+    rng = np.random.default_rng(0)
+    conv = Sequential([Convolution2D(rng.standard_normal((6, 1, 5, 5)).astype(np.float32)),
+                       Flatten(),
+                       Affine(rng.standard_normal((6 * 24 * 24, 3)).astype(np.float32))])
     fig = plots.plot_first_layer_weights(conv, path=tmp_path / "f.png")
     assert sum(1 for ax in fig.axes if ax.images) == 6
 
@@ -157,6 +156,15 @@ def test_bad_arguments_are_named_before_matplotlib_sees_them():
     points = np.array([[3.0, 4.0], [-30.0, 40.0], [np.inf, -np.inf]])
     with pytest.raises(ValueError, match=r"path point 2 is not finite .*smaller learning rate"):
         plots.plot_gradient_descent_path(lambda p: float(p @ p), points)
+
+
+def test_new_figure_makes_a_figure_without_pyplot(tmp_path):
+    fig = plots.new_figure(figsize=(3, 2))
+    assert isinstance(fig, Figure)
+    assert tuple(fig.get_size_inches()) == (3, 2)
+    fig.add_subplot().plot([0, 1], [1, 0])
+    assert plots.save_figure(fig, tmp_path / "n.png") == tmp_path / "n.png"
+    assert (tmp_path / "n.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
 def test_unknown_suffix_is_refused(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scratchnn.data import load_mnist
-from scratchnn.pretrained import (
+from scratchnn.files.pretrained import (
     SAMPLE_WEIGHT_SHAPES,
     load_sample_weights,
     safe_load_pickle,

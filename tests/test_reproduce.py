@@ -7,9 +7,9 @@ import argparse
 import numpy as np
 import pytest
 
-from scratchnn import reproduce
+from scratchnn.companions import reproduce
+from scratchnn.companions.reproduce import EXPERIMENTS, Row, Settings, compare, format_table
 from scratchnn.data import load_mnist
-from scratchnn.reproduce import EXPERIMENTS, Row, Settings, compare, format_table
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -113,6 +113,15 @@ def test_only_selects_by_name_or_number(capsys, tmp_path):
     out = capsys.readouterr().out
     assert status == 0
     assert "1 toy network" in out and "4 numerical_diff" in out and "2 softmax" not in out
+
+
+def test_main_runs_it_without_the_command(capsys, tmp_path):
+    assert reproduce.main(["--only", "toy-network", "--out", str(tmp_path)]) == 0
+    assert "1 toy network" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        reproduce.main(["--help"])
+    assert info.value.code == 0
+    assert "--only NAME" in capsys.readouterr().out
 
 
 def test_unknown_experiment_is_a_usage_error(capsys):

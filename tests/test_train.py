@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from scratchnn.data import load_mnist, make_spirals
-from scratchnn.layers import Affine, IdentityMSE, ReLU, SoftmaxCrossEntropy, Tanh
-from scratchnn.network import MLP, Sequential
+from scratchnn.files.model_file import load_model
+from scratchnn.init import initialize
+from scratchnn.layers import Affine, IdentityMSE, ReLU, Tanh
+from scratchnn.models import MLP
+from scratchnn.network import Sequential
 from scratchnn.optim import SGD, Adam
 from scratchnn.regularization import BatchNormalization, Dropout
-from scratchnn.serialization import load_model
-from scratchnn.train import (
+from scratchnn.training import (
     Callback,
     CosineDecay,
     EarlyStopping,
@@ -36,16 +38,20 @@ def spirals():
     return x, t, xt, tt
 
 
+def _affine(n_in, n_out, rng):
+    return Affine(initialize("he", (n_in, n_out), rng=rng))
+
+
 class _Recorder(Sequential):
     """A network that remembers the batches it was trained on."""
 
     def __init__(self, n_in):
-        super().__init__([Affine(in_features=n_in, out_features=2, rng=0)])
+        super().__init__([_affine(n_in, 2, 0)])
         self.batches = []
 
-    def backprop(self, x, t):  # the Trainer calls an override as backprop(x, t)
+    def train_step(self, x, t):  # what the Trainer calls for each batch
         self.batches.append(x[:, 0].copy())
-        return super().backprop(x, t)
+        return super().train_step(x, t)
 
 
 def test_each_epoch_walks_one_permutation_in_contiguous_batches():
@@ -178,7 +184,7 @@ def test_nan_in_the_data_is_refused_before_training_not_reported_as_divergence()
             Trainer(MLP([16, 2], seed=0)).fit(images, np.zeros(6, np.int64))
     # Finite values whose sum overflows float32 are not mistaken for NaN.
     huge = np.full((4, 2), 3e38, dtype=np.float32)
-    checked, _ = Trainer(net)._data(huge, np.zeros(4, np.int64), "x", "t")
+    checked, _ = net.check_data(huge, np.zeros(4, np.int64))  # what fit checks the data with
     assert checked is huge
     # float64 values beyond float32's range are named as such, not as NaN.
     with pytest.raises(ValueError, match="x contains values too large for float32"):
@@ -189,16 +195,15 @@ def test_evaluation_runs_in_chunks_and_matches_one_pass():
     seen = []
 
     class Spy(ReLU):
-        def forward(self, x, train=False, inplace=False):
+        def forward(self, x, train=False):
             seen.append(len(x))
             return super().forward(x, train)
 
-    net = Sequential([Affine(in_features=2, out_features=4, rng=0), Spy(),
-                      Affine(in_features=4, out_features=3, rng=1)])
+    net = Sequential([_affine(2, 4, 0), Spy(), _affine(4, 3, 1)])
     x = np.random.default_rng(0).standard_normal((2500, 2))
     t = np.random.default_rng(1).integers(0, 3, 2500)
     loss, acc = evaluate(net, x, t)
-    assert seen == [1000, 1000, 500]
+    assert seen == [1, 1000, 1000, 500]  # check_data's pass of one sample, then the chunks
     assert loss == pytest.approx(net.loss(x, t), rel=1e-6)
     assert acc == net.accuracy(x, t)
 
@@ -268,10 +273,9 @@ def test_early_stopping_restores_best_parameters():
         np.testing.assert_array_equal(p, best[name])
 
 
-def _batchnorm_net():
-    return Sequential([Affine(in_features=5, out_features=16, rng=0),
-                       BatchNormalization(16, momentum=0.5), ReLU(),
-                       Affine(in_features=16, out_features=2, rng=1)])
+def _batchnorm_net(seed=0):
+    return Sequential([_affine(5, 16, seed), BatchNormalization(16, momentum=0.5), ReLU(),
+                       _affine(16, 2, seed + 1)])
 
 
 def _linear_task(n, seed):
@@ -350,9 +354,10 @@ def test_overflowing_running_statistics_are_divergence_and_are_put_back():
     # Every loss stays finite here (BatchNorm renormalises), but the running variance
     # overflows: the model must not come back with running_var = inf.
     x, t = _linear_task(200, 0)
-    net = _batchnorm_net()
-    with pytest.raises(TrainingDiverged, match="epoch 2.*the end of epoch 1"):
+    net = _batchnorm_net(seed=1)
+    with pytest.raises(TrainingDiverged, match="epoch 2.*the end of epoch 1") as err:
         Trainer(net, SGD(1e3), epochs=5, batch_size=20, seed=0).fit(x, t)
+    assert np.isfinite(err.value.history.loss).all()  # (only the statistics overflowed)
     bn = net.layers[1]
     assert np.isfinite(bn.running_var).all() and np.isfinite(bn.running_mean).all()
     assert np.isfinite(net.predict(x)).all()
@@ -398,9 +403,9 @@ class _InterruptAt(Callback):
 def _dropout_net():
     rng = np.random.default_rng(0)
     return Sequential([
-        Affine(in_features=2, out_features=16, rng=rng), Tanh(), Dropout(0.2, seed=4),
-        Affine(in_features=16, out_features=16, rng=rng), ReLU(),
-        Affine(in_features=16, out_features=3, rng=rng),
+        _affine(2, 16, rng), Tanh(), Dropout(0.2, seed=4),
+        _affine(16, 16, rng), ReLU(),
+        _affine(16, 3, rng),
     ])
 
 
@@ -455,9 +460,9 @@ def test_resume_refuses_a_different_run(spirals, tmp_path):
     with pytest.raises(ValueError, match="trained with Adam, not SGD"):
         Trainer(MLP([2, 8, 3], seed=0), SGD(), epochs=2).fit(x, t, resume=tmp_path)
     with pytest.raises(ValueError, match=r"Adam had other settings than this trainer's "
-                                         r"optimizer \(weight_decay 0.0 -> 0.1, beta1 0.9 "
-                                         r"-> 0.5\)"):
-        Trainer(MLP([2, 8, 3], seed=0), Adam(beta1=0.5, weight_decay=0.1),
+                                         r"optimizer \(beta1 0.9 -> 0.5, eps 1e-08 -> "
+                                         r"1e-06\)"):
+        Trainer(MLP([2, 8, 3], seed=0), Adam(beta1=0.5, eps=1e-6),
                 epochs=2).fit(x, t, resume=tmp_path)
     # the learning rate is the checkpoint's (a schedule moves it): another one is no error
     Trainer(MLP([2, 8, 3], seed=0), Adam(lr=0.5), epochs=2).fit(x, t, resume=tmp_path)
@@ -491,7 +496,7 @@ def test_history_json_and_csv(spirals, tmp_path):
         history.column("accuracy")
 
 
-def test_targets_are_checked_once_before_training_and_custom_losses_on_every_step(monkeypatch):
+def test_targets_are_checked_once_before_training_and_not_on_each_step(monkeypatch):
     x = np.random.default_rng(0).standard_normal((30, 2))
     net = MLP([2, 3], seed=0)
     before = net.params["W1"].copy()
@@ -502,14 +507,15 @@ def test_targets_are_checked_once_before_training_and_custom_losses_on_every_ste
         Trainer(net, "sgd", batch_size=10).fit(x, np.arange(30) % 3, x[:10], np.full(10, 9))
     np.testing.assert_array_equal(net.params["W1"], before)
 
-    # scratchnn's output layers: checked once by fit, then by each evaluation, not per step.
+    # Each set is checked once by fit; the steps and the evaluations take the checked data.
     calls = []
-    check = SoftmaxCrossEntropy.check_targets
-    monkeypatch.setattr(SoftmaxCrossEntropy, "check_targets",
-                        lambda self, s, t: calls.append(len(t)) or check(self, s, t))
+    check = Sequential.check_data
+    monkeypatch.setattr(Sequential, "check_data",
+                        lambda self, x, t=None, *args, **kw: calls.append(len(x))
+                        or check(self, x, t, *args, **kw))
     Trainer(net, "sgd", batch_size=10, epochs=3, eval_every=3, eval_subset=5).fit(
-        x, np.arange(30) % 3)
-    assert calls == [30, 5]  # fit's check; the evaluation after epoch 3 (9 steps, none)
+        x, np.arange(30) % 3, x[:20], np.arange(20) % 3)
+    assert calls == [30, 20]  # x and x_val, once each: not in the 9 steps or the evaluation
 
     class PlainSquaredError(IdentityMSE):  # a user's output layer: forward(x, t) only
         def forward(self, x, t):
@@ -518,17 +524,17 @@ def test_targets_are_checked_once_before_training_and_custom_losses_on_every_ste
 
     custom = PlainSquaredError()
     custom.seen = []
-    net = Sequential([Affine(in_features=2, out_features=1, rng=0)], loss=custom)
+    net = Sequential([_affine(2, 1, 0)], loss=custom)
     history = Trainer(net, "sgd", batch_size=10, epochs=2, eval_subset=5).fit(x, x[:, 0])
     assert len(history.loss) == 6 and np.all(np.isfinite(history.loss))
-    # Every step hands the layer the raw targets (10,), which its own forward checks; the
+    # Every step hands the layer targets as checked once by fit, (10,) made (10, 1); the
     # evaluations after each epoch (5 samples) too.
-    assert custom.seen == [(10,)] * 3 + [(5,)] + [(10,)] * 3 + [(5,)]
-    # Validation targets go through the custom layer once before the first step.
+    assert custom.seen == [(10, 1)] * 3 + [(5, 1)] + [(10, 1)] * 3 + [(5, 1)]
+    # Validation targets are checked before the first step.
     before = net.params["W1"].copy()
     with pytest.raises(ValueError, match=r"t_val: target shape mismatch: expected \(4, 1\)"):
         Trainer(net, "sgd", batch_size=10).fit(x, x[:, 0], x[:4], np.zeros((4, 3)))
-    with pytest.raises(ValueError, match=r"^Affine: input has 3 features"):  # not "t_val:"
+    with pytest.raises(ValueError, match=r"^x_val: layer 0 \(Affine\): .*has 3 features"):
         Trainer(net, "sgd", batch_size=10).fit(x, x[:, 0], np.zeros((4, 3)), np.zeros(4))
     np.testing.assert_array_equal(net.params["W1"], before)
 
@@ -538,16 +544,20 @@ def test_targets_are_checked_once_before_training_and_custom_losses_on_every_ste
     ("sigmoid", lambda x: (x[:, 0] > x[:, 1]).astype(int)),  # (N,) labels of one output
     ("identity", lambda x: x[:, 0] - x[:, 1]),  # (N,) regression targets
 ])
-def test_skipping_the_per_step_checks_changes_no_parameter(output, targets):
+def test_the_unchecked_steps_give_the_numbers_of_the_checked_methods(output, targets):
+    # fit checks the data once and then steps with train_step and optimizer.step; the same
+    # batches through the checked backprop and update must give the same parameters.
     x = np.random.default_rng(1).standard_normal((60, 2)).astype(np.float32)
     t = targets(x)
     outputs = 3 if output == "softmax" else 1
-    trained = []
-    for wrap in (False, True):
-        net = MLP([2, 8, outputs], output=output, seed=0)
-        if wrap:  # a wrapper on the instance: fit cannot tell it takes check_input
-            net.backprop = lambda xb, tb, backprop=net.backprop: backprop(xb, tb)
-        Trainer(net, "sgd", batch_size=16, epochs=2, seed=0).fit(x, t)
-        trained.append(net.params)
-    for name, p in trained[0].items():
-        np.testing.assert_array_equal(p, trained[1][name])
+    net = MLP([2, 8, outputs], output=output, seed=0)
+    Trainer(net, "sgd", batch_size=16, epochs=2, seed=0).fit(x, t)
+    by_hand = MLP([2, 8, outputs], output=output, seed=0)
+    opt, rng = SGD(0.01), np.random.default_rng(0)
+    for _ in range(2):
+        perm = rng.permutation(len(x))
+        for i in range(0, len(x), 16):
+            by_hand.backprop(x[perm[i : i + 16]], t[perm[i : i + 16]])
+            opt.update(by_hand.params, by_hand.grads)
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(p, by_hand.params[name], err_msg=name)

@@ -8,7 +8,7 @@
 
 The training benchmarks time one epoch of MNIST (60,000 images, batches of 100, plain SGD
 with learning rate 0.1, float32) through scratchnn's real training path
-(:class:`scratchnn.train.Trainer`) and through the same network in PyTorch and
+(:class:`scratchnn.training.trainer.Trainer`) and through the same network in PyTorch and
 scikit-learn when they are installed (``pip install "scratchnn[bench]"``). "NumPy by hand"
 is the same epoch written out in plain NumPy, without layers or checks: what scratchnn's
 engine adds is its time over this one. The "matmul bound" does only the matrix products of
@@ -24,8 +24,8 @@ interleaved: repeat r runs each of them once, in an order that rotates.
 
 scratchnn's Trainer runs a network whose matrix products are small (784-100-10 and
 784-50-10 in batches of 100) on one BLAS thread: an engine decision
-(:func:`scratchnn.train.training_blas_threads`) that the report states, and that "NumPy by
-hand" follows. PyTorch, scikit-learn and the matmul bound keep every thread they are
+(:func:`scratchnn.training.threads.training_blas_threads`) that the report states, and that
+"NumPy by hand" follows. PyTorch, scikit-learn and the matmul bound keep every thread they are
 given, so the bound stays the fastest that the products alone run on this machine. Times
 are medians over the repeats; a ratio is the median of the per-repeat ratios, so that both
 of its sides were measured at the same moment on a machine that others may be using. The
@@ -51,8 +51,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cli import _positive_int
-from .network import MLP
+from ._args import positive_int
+from .functions import sigmoid
+from .models import MLP
 from .optim import SGD
 
 __all__ = ["TASKS", "Task", "Data", "Result", "add_arguments", "run", "main"]
@@ -167,7 +168,7 @@ def _initial_network(task: Task, seed: int) -> MLP:
 def sample_network(data_dir: str | None) -> tuple[MLP, str]:
     """The book's pretrained network in float32, or random weights when they are missing."""
     try:
-        from .pretrained import sample_network as load
+        from .files.pretrained import sample_network as load
 
         return load(dtype=np.float32, data_dir=data_dir), "the book's sample weights"
     except (ImportError, OSError, ValueError) as error:
@@ -178,8 +179,10 @@ def sample_network(data_dir: str | None) -> tuple[MLP, str]:
 
 
 def _weights(net: MLP) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(W1, b1), (W2, b2), ...]: the MLP's affine layers in order."""
     params = net.params
-    return [(params[f"W{k}"], params[f"b{k}"]) for k in range(1, len(net.sizes))]
+    layers = sum(1 for name in params if name.startswith("W"))
+    return [(params[f"W{k}"], params[f"b{k}"]) for k in range(1, layers + 1)]
 
 
 # --- the implementations -----------------------------------------------------------------
@@ -187,7 +190,7 @@ def _weights(net: MLP) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _scratchnn_train(task: Task, data: Data, seed: int) -> tuple[float, float]:
-    from .train import Trainer
+    from .training.trainer import Trainer
 
     net = _initial_network(task, seed)
     # eval_subset=1: the end-of-epoch evaluation is not what is timed here.
@@ -199,10 +202,10 @@ def _scratchnn_train(task: Task, data: Data, seed: int) -> tuple[float, float]:
     return seconds, net.accuracy(data.x_test, data.t_test)
 
 
-def _torch_model(net: MLP):
+def _torch_model(net: MLP, activation: str):
     import torch
 
-    activation = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[net.activation]
+    activation = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[activation]
     layers = []
     for W, b in _weights(net):
         linear = torch.nn.Linear(*W.shape, dtype=torch.float32)
@@ -216,7 +219,7 @@ def _torch_model(net: MLP):
 def _torch_train(task: Task, data: Data, seed: int) -> tuple[float, float]:
     import torch
 
-    model = _torch_model(_initial_network(task, seed))
+    model = _torch_model(_initial_network(task, seed), task.activation)
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     loss_fn = torch.nn.CrossEntropyLoss()
     x, t = torch.from_numpy(data.x_train), torch.from_numpy(data.t_train)
@@ -295,19 +298,16 @@ def _by_hand_train(task: Task, data: Data, seed: int) -> tuple[float, float]:
     for k, (W, b) in enumerate(params):
         scores = scores @ W + b
         if k < len(params) - 1:
-            _hidden_activation(scores, task.activation == "sigmoid")
+            scores = _hidden_activation(scores, task.activation)
     return seconds, float(np.mean(scores.argmax(axis=1) == data.t_test))
 
 
-def _hidden_activation(z: np.ndarray, sigmoid: bool) -> None:
-    """The Trainer's hidden activation, in place: sigmoid as (1 + tanh(z/2)) / 2, or ReLU."""
-    if sigmoid:
-        z *= 0.5
-        np.tanh(z, out=z)
-        z += 1.0
-        z *= 0.5
-    else:
-        np.maximum(z, 0.0, out=z)
+def _hidden_activation(z: np.ndarray, activation: str) -> np.ndarray:
+    """The engine's hidden activation: :func:`scratchnn.functions.sigmoid` (the one
+    sigmoid formula, as the layer computes it), or ReLU in place."""
+    if activation == "sigmoid":
+        return sigmoid(z)
+    return np.maximum(z, 0.0, out=z)
 
 
 def _by_hand_epoch(task: Task, data: Data, seed: int) -> tuple[float, list]:
@@ -315,16 +315,14 @@ def _by_hand_epoch(task: Task, data: Data, seed: int) -> tuple[float, list]:
 
     What a NumPy MLP step costs at the least, on the BLAS threads scratchnn's Trainer uses:
     scratchnn's time over this one is what its engine adds. Same weights, batch order and
-    arithmetic as the Trainer's (y = h W + b, the fused softmax cross-entropy, p -= lr g,
-    the sliced update of :func:`scratchnn.optim._add_scaled`).
+    arithmetic as the Trainer's (y = h W + b, the hidden activation, the fused softmax
+    cross-entropy, the plain SGD update p -= lr g).
     """
-    from .optim import _add_scaled
-    from .train import blas_thread_limit
+    from .training.threads import blas_thread_limit
 
     net = _initial_network(task, seed)
     params = [(W.copy(), b.copy()) for W, b in _weights(net)]
     grads = [np.empty_like(W) for W, _ in params]
-    sigmoid = task.activation == "sigmoid"
     x, t, n, bs = data.x_train, data.t_train, len(data.x_train), BATCH_SIZE
     xb = np.empty((bs, x.shape[1]), dtype=np.float32)
     rows = np.arange(bs)
@@ -339,9 +337,7 @@ def _by_hand_epoch(task: Task, data: Data, seed: int) -> tuple[float, list]:
             for k, (W, b) in enumerate(params):
                 z = h[-1] @ W
                 z += b
-                if k < len(params) - 1:
-                    _hidden_activation(z, sigmoid)
-                h.append(z)
+                h.append(_hidden_activation(z, task.activation) if k < len(params) - 1 else z)
             d = h.pop()  # scores -> the loss, and its gradient (softmax - one-hot) / N
             d -= d.max(axis=1, keepdims=True)
             picked = d[rows[: len(idx)], labels]
@@ -357,16 +353,15 @@ def _by_hand_epoch(task: Task, data: Data, seed: int) -> tuple[float, list]:
                 db = d.sum(axis=0)
                 if k:
                     d = d @ W.T
-                    d *= h[k] * (1.0 - h[k]) if sigmoid else h[k] > 0
-                # The Trainer's update: slice by slice, so the temporary stays in cache.
-                _add_scaled(W, -LEARNING_RATE, grads[k])
+                    d *= h[k] * (1.0 - h[k]) if task.activation == "sigmoid" else h[k] > 0
+                W -= LEARNING_RATE * grads[k]
                 b -= LEARNING_RATE * db
     return time.perf_counter() - start, params
 
 
 def _engine_threads(net: MLP) -> int | None:
     """The BLAS threads scratchnn's Trainer uses for ``net``'s steps (None: the BLAS's own)."""
-    from .train import training_blas_threads
+    from .training.threads import training_blas_threads
 
     return training_blas_threads(net, BATCH_SIZE)
 
@@ -386,7 +381,7 @@ def _make_infer_runners(net: MLP) -> dict[str, Callable]:
     def torch_infer(task, data, seed):
         import torch
 
-        model, x = _torch_model(net), torch.from_numpy(data.x_test)
+        model, x = _torch_model(net, task.activation), torch.from_numpy(data.x_test)
         with torch.inference_mode():
             seconds, pred = _timed_calls(lambda: model(x).argmax(dim=1).numpy())
         return seconds, float(np.mean(pred == data.t_test))
@@ -638,12 +633,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 10 batches of random data (or of MNIST with "
                              "--data-dir), one repeat, no memory run")
-    parser.add_argument("--repeat", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--repeat", type=positive_int, default=None, metavar="N",
                         help=f"interleaved repeats per implementation (default {REPEAT}; "
                              "1 with --quick)")
     parser.add_argument("--only", type=_task_names, default=None, metavar="NAMES",
                         help=f"comma-separated benchmarks to run, from: {names}")
-    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="threads for every library (default: the usable CPUs)")
     parser.add_argument("--no-peers", action="store_true",
                         help="time scratchnn and the matmul bound only")
@@ -674,7 +669,8 @@ def run(args: argparse.Namespace) -> int:
                 if _engine_threads(_initial_network(task, 0)) == 1:
                     notes.append(f"{task.name}: scratchnn's Trainer runs this network's small "
                                  "matrix products on 1 BLAS thread (its engine's rule, "
-                                 "scratchnn.train.SMALL_PRODUCT), and so does NumPy by hand; "
+                                 "scratchnn.training.threads.SMALL_PRODUCT), and so does "
+                                 "NumPy by hand; "
                                  f"the peers and the matmul bound keep {threads} threads")
             else:
                 net, weights = sample_network(args.data_dir)

@@ -17,22 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import DTypeLike
 
-from ._checks import non_negative_int, positive_int
-from .functions import as_float_array
-from .layers import Layer, _check_dout, _need_forward
+from ._validate import non_negative_int, positive_int, weight_and_bias
+from .layers import Layer
 
-__all__ = [
-    "output_size",
-    "im2col",
-    "col2im",
-    "Convolution2D",
-    "Conv2D",
-    "MaxPooling2D",
-    "AveragePooling2D",
-    "Flatten",
-]
+__all__ = ["output_size", "im2col", "col2im", "Convolution2D", "MaxPooling2D",
+           "AveragePooling2D", "Flatten"]
 
 
 def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
@@ -56,21 +46,18 @@ def output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def _check_images(layer: Layer, x: np.ndarray, kernel: tuple[int, int], pad: int) -> None:
-    name = type(layer).__name__
+def _check_images(x: np.ndarray, kernel: tuple[int, int], pad: int) -> None:
     if x.ndim != 4:
-        raise ValueError(f"{name} expects images of shape (N, C, H, W), got shape {x.shape}")
+        raise ValueError(f"expects images of shape (N, C, H, W), got shape {x.shape}")
     padded = (x.shape[2] + 2 * pad, x.shape[3] + 2 * pad)
     if padded[0] < kernel[0] or padded[1] < kernel[1]:
         raise ValueError(
-            f"{name}: the {kernel[0]}x{kernel[1]} window is larger than the padded input "
-            f"{padded[0]}x{padded[1]} (input {x.shape[2]}x{x.shape[3]}, pad {pad})"
-        )
+            f"the {kernel[0]}x{kernel[1]} window is larger than the padded input "
+            f"{padded[0]}x{padded[1]} (input {x.shape[2]}x{x.shape[3]}, pad {pad})")
 
 
-def im2col(
-    x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0, pad_value: float = 0.0
-) -> np.ndarray:
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0,
+           pad_value: float = 0.0) -> np.ndarray:
     """All kh x kw windows of x (N, C, H, W), as an array of shape (N, C, OH, OW, kh, kw).
 
     ``[n, c, p, q]`` is the window whose top-left corner is at (p * stride, q * stride) of
@@ -82,9 +69,8 @@ def im2col(
     return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
 
 
-def col2im(
-    cols: np.ndarray, x_shape: tuple[int, ...], stride: int = 1, pad: int = 0
-) -> np.ndarray:
+def col2im(cols: np.ndarray, x_shape: tuple[int, ...], stride: int = 1, pad: int = 0
+           ) -> np.ndarray:
     """The adjoint of :func:`im2col`: sum window values back into an array of ``x_shape``.
 
     ``cols`` has the shape (N, C, OH, OW, kh, kw) that im2col returns; where windows overlap
@@ -101,12 +87,8 @@ def col2im(
 
 def _cells(i: int, j: int, stride: int, oh: int, ow: int) -> tuple[slice, ...]:
     """Index of cell (i, j) of every window in the padded input: a strided grid."""
-    return (
-        slice(None),
-        slice(None),
-        slice(i, i + stride * oh, stride),
-        slice(j, j + stride * ow, stride),
-    )
+    return (slice(None), slice(None), slice(i, i + stride * oh, stride),
+            slice(j, j + stride * ow, stride))
 
 
 def _unpad(x: np.ndarray, pad: int) -> np.ndarray:
@@ -124,48 +106,19 @@ class Convolution2D(Layer):
     forward out[n] = Wm col[n] + b; backward dWm = sum_n dout[n] col[n]^T, db = sum dout,
     dcol[n] = Wm^T dout[n], dx = col2im(dcol).
     ``need_dx = False`` (set by Sequential on the first layer) skips dcol and dx.
+    Build W with ``init.initialize("he", (F, C, kh, kw), rng=...)``.
     """
 
-    def __init__(
-        self,
-        W: np.ndarray | None = None,
-        b: np.ndarray | None = None,
-        *,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        kernel_size: int | tuple[int, int] | None = None,
-        stride: int = 1,
-        pad: int = 0,
-        init: str = "he",
-        dtype: DTypeLike = np.float32,
-        rng: np.random.Generator | int | None = None,
-    ) -> None:
+    def __init__(self, W: np.ndarray, b: np.ndarray | None = None, *, stride: int = 1,
+                 pad: int = 0) -> None:
         super().__init__()
-        if W is None:
-            from .init import initialize
-
-            if in_channels is None or out_channels is None or kernel_size is None:
-                raise TypeError(
-                    "Convolution2D needs W (and b) or in_channels, out_channels and kernel_size"
-                )
-            kh, kw = _pair(kernel_size, "kernel_size")
-            shape = (positive_int(out_channels, "out_channels"),
-                     positive_int(in_channels, "in_channels"), kh, kw)
-            W = initialize(init, shape, rng=rng, dtype=dtype)
-        # C order: the backward pass writes dW through a (F, C*kh*kw) view of it.
-        W = np.ascontiguousarray(as_float_array(W))
-        if W.ndim != 4 or W.size == 0:
-            raise ValueError(f"W must be 4-D (F, C, kh, kw) and not empty, got shape {W.shape}")
-        b = np.zeros(W.shape[0], dtype=W.dtype) if b is None else np.asarray(b, dtype=W.dtype)
-        if b.shape != (W.shape[0],):
-            raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {b.shape}")
+        W, b = weight_and_bias(W, b, "(F, C, kh, kw)", out_axis=0)
         self.stride = positive_int(stride, "stride")
         self.pad = non_negative_int(pad, "pad")
-        self.params = {"W": W, "b": b}
-        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        # C order: the backward pass writes dW through a (F, C*kh*kw) view of it.
+        self.params = {"W": np.ascontiguousarray(W), "b": b}
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self.need_dx = True
-        self.x_shape: tuple | None = None
-        self.col: np.ndarray | None = None
 
     @property
     def W(self) -> np.ndarray:
@@ -181,50 +134,43 @@ class Convolution2D(Layer):
 
     def config(self) -> dict:
         f, c = self.W.shape[:2]
-        return {
-            "in_channels": int(c),
-            "out_channels": int(f),
-            "kernel_size": _json_pair(self.kernel_size),
-            "stride": self.stride,
-            "pad": self.pad,
-        }
+        return {"in_channels": int(c), "out_channels": int(f),
+                "kernel_size": _json_pair(self.kernel_size), "stride": self.stride,
+                "pad": self.pad}
+
+    @classmethod
+    def from_config(cls, config: dict, params: dict[str, np.ndarray]) -> Convolution2D:
+        # The sizes in config are those of W.
+        return cls(params["W"], params["b"], stride=config["stride"], pad=config["pad"])
 
     def output_shape(self, input_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         """(F, OH, OW) for one input image of shape (C, H, W)."""
         _, h, w = input_shape
         kh, kw = self.kernel_size
-        return (
-            self.W.shape[0],
-            output_size(h, kh, self.stride, self.pad),
-            output_size(w, kw, self.stride, self.pad),
-        )
+        return (self.W.shape[0], output_size(h, kh, self.stride, self.pad),
+                output_size(w, kw, self.stride, self.pad))
+
+    def check_input(self, x: np.ndarray, train: bool = False) -> None:
+        _check_images(x, self.kernel_size, self.pad)
+        if x.shape[1] != self.W.shape[1]:
+            raise ValueError(f"input has {x.shape[1]} channels (shape {x.shape}), but W "
+                             f"expects {self.W.shape[1]} (W has shape {self.W.shape})")
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        x = as_float_array(x)
-        _check_images(self, x, self.kernel_size, self.pad)
         f, c, kh, kw = self.W.shape
-        if x.shape[1] != c:
-            raise ValueError(
-                f"Convolution2D: input has {x.shape[1]} channels (shape {x.shape}), "
-                f"but W expects {c} (W has shape {self.W.shape})"
-            )
-        x = x.astype(self.W.dtype, copy=False)
         windows = im2col(x, kh, kw, self.stride, self.pad)
         n, _, oh, ow = windows.shape[:4]
         # The one copy of the layer: col[n] is sample n's (C*kh*kw, OH*OW) matrix, so that
         # W (F, C*kh*kw) @ col[n] is that sample's output, already in (F, OH, OW) order.
         self.col = windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
         self.x_shape = x.shape
-        out = self.W.reshape(f, -1) @ self.col
-        out += self.b[:, None]
+        out = self.W.reshape(f, -1) @ self.col + self.b[:, None]
         return out.reshape(n, f, oh, ow)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        _need_forward(self, self.col)
         f, c, kh, kw = self.W.shape
-        n = self.x_shape[0]
-        oh, ow = self.output_shape(self.x_shape[1:])[1:]
-        dout = _check_dout(self, dout, (n, f, oh, ow)).reshape(n, f, oh * ow)
+        n, _, oh, ow = dout.shape
+        dout = dout.reshape(n, f, oh * ow)
         # dW = sum_n dout[n] col[n]^T: one small matrix product per sample, then the sum.
         np.sum(dout @ self.col.transpose(0, 2, 1), axis=0, out=self.grads["W"].reshape(f, -1))
         np.sum(dout, axis=(0, 2), out=self.grads["b"])
@@ -235,15 +181,11 @@ class Convolution2D(Layer):
         return col2im(dcol, self.x_shape, self.stride, self.pad)
 
 
-Conv2D = Convolution2D
-
-
 class _Pooling(Layer):
     """Shared by the pooling layers: window size, stride (default: the window), padding."""
 
-    def __init__(
-        self, pool: int | tuple[int, int] = 2, stride: int | None = None, pad: int = 0
-    ) -> None:
+    def __init__(self, pool: int | tuple[int, int] = 2, stride: int | None = None,
+                 pad: int = 0) -> None:
         super().__init__()
         self.pool = _pair(pool, "pool")
         if stride is None:
@@ -254,15 +196,15 @@ class _Pooling(Layer):
         self.pad = non_negative_int(pad, "pad")
         if 2 * self.pad > min(self.pool):
             raise ValueError(f"pad must be at most half the pool size {self.pool}, got {pad}")
-        self.x_shape: tuple | None = None
 
     def config(self) -> dict:
         return {"pool": _json_pair(self.pool), "stride": self.stride, "pad": self.pad}
 
+    def check_input(self, x: np.ndarray, train: bool = False) -> None:
+        _check_images(x, self.pool, self.pad)
+
     def _windows(self, x: np.ndarray, pad_value: float) -> np.ndarray:
         """The (N, C, OH, OW, ph, pw) view of x's windows."""
-        x = as_float_array(x)
-        _check_images(self, x, self.pool, self.pad)
         self.x_shape = x.shape
         return im2col(x, *self.pool, self.stride, self.pad, pad_value)
 
@@ -271,15 +213,14 @@ class _Pooling(Layer):
         ph, pw = self.pool
         return ((i * pw + j, i, j) for i in range(ph) for j in range(pw))
 
-    def _padded_zeros(self, dtype: DTypeLike) -> np.ndarray:
-        """Zeros of the padded input's shape: the gradient accumulates there."""
+    def _scatter(self, dout: np.ndarray, share) -> np.ndarray:
+        """dx: for every window cell (k, i, j), ``share(k)`` (dout's part for that cell, of
+        dout's shape) added where the cell lies in the padded input, then the pad cut off."""
         n, c, h, w = self.x_shape
-        return np.zeros((n, c, h + 2 * self.pad, w + 2 * self.pad), dtype=dtype)
-
-    def _out_shape(self) -> tuple[int, int, int, int]:
-        n, c, h, w = self.x_shape
-        return (n, c, output_size(h, self.pool[0], self.stride, self.pad),
-                output_size(w, self.pool[1], self.stride, self.pad))
+        dx = np.zeros((n, c, h + 2 * self.pad, w + 2 * self.pad), dtype=dout.dtype)
+        for k, i, j in self._offsets():
+            dx[_cells(i, j, self.stride, *dout.shape[2:])] += share(k)
+        return _unpad(dx, self.pad)
 
 
 class MaxPooling2D(_Pooling):
@@ -291,35 +232,22 @@ class MaxPooling2D(_Pooling):
     cells never win.
     """
 
-    def __init__(
-        self, pool: int | tuple[int, int] = 2, stride: int | None = None, pad: int = 0
-    ) -> None:
-        super().__init__(pool, stride, pad)
-        self.argmax: np.ndarray | None = None
-
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         windows = self._windows(x, pad_value=-np.inf)
         out = np.full(windows.shape[:4], -np.inf, dtype=windows.dtype)
         # int16 holds the cell index of any usual window in a quarter of int64's memory.
         cells = self.pool[0] * self.pool[1]
-        index = np.int16 if cells <= np.iinfo(np.int16).max else np.int64
-        self.argmax = np.zeros(out.shape, dtype=index)
+        self.argmax = np.zeros(out.shape, np.int16 if cells < 2**15 else np.int64)
         for k, i, j in self._offsets():
             cell = windows[..., i, j]
-            better = cell > out
-            # Arithmetic rather than masked assignment: k where better, the old index elsewhere
-            # (several times faster on random masks).
-            self.argmax += better * (k - self.argmax)
+            # Arithmetic rather than masked assignment: k where the cell is larger, the old
+            # index elsewhere (several times faster on random masks).
+            self.argmax += (cell > out) * (k - self.argmax)
             np.maximum(out, cell, out=out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        _need_forward(self, self.argmax)
-        dout = _check_dout(self, dout, self._out_shape())
-        dx = self._padded_zeros(dout.dtype)
-        for k, i, j in self._offsets():
-            dx[_cells(i, j, self.stride, *dout.shape[2:])] += dout * (self.argmax == k)
-        return _unpad(dx, self.pad)
+        return self._scatter(dout, lambda k: dout * (self.argmax == k))
 
 
 class AveragePooling2D(_Pooling):
@@ -330,39 +258,19 @@ class AveragePooling2D(_Pooling):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         windows = self._windows(x, pad_value=0.0)
-        out = windows[..., 0, 0].copy()
-        for k, i, j in self._offsets():
-            if k:
-                out += windows[..., i, j]
-        out *= 1.0 / (self.pool[0] * self.pool[1])
-        return out
+        return windows.mean(axis=(4, 5), dtype=windows.dtype)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        _need_forward(self, self.x_shape)
-        dout = _check_dout(self, dout, self._out_shape())
         share = dout * (1.0 / (self.pool[0] * self.pool[1]))
-        dx = self._padded_zeros(dout.dtype)
-        for _, i, j in self._offsets():
-            dx[_cells(i, j, self.stride, *dout.shape[2:])] += share
-        return _unpad(dx, self.pad)
+        return self._scatter(dout, lambda k: share)
 
 
 class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1*d2*...), e.g. feature maps into an Affine layer."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.x_shape: tuple | None = None
-
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim < 2:
-            raise ValueError(f"Flatten expects a batch (N, ...), got shape {x.shape}")
         self.x_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(len(x), -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        _need_forward(self, self.x_shape)
-        n = self.x_shape[0]
-        dout = _check_dout(self, dout, (n, int(np.prod(self.x_shape[1:]))))
         return dout.reshape(self.x_shape)

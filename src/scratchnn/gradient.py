@@ -1,4 +1,5 @@
-"""Numerical differentiation, gradient descent and gradient checking (the book's chapter 4).
+"""Numerical differentiation, gradient descent and gradient checking (the book's chapter 4;
+the gradient check is chapter 5's).
 
 These are slow by design (two function evaluations per scalar): they exist to teach what a
 gradient is and to check backpropagation against it.
@@ -7,16 +8,17 @@ gradient is and to check backpropagation against it.
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._validate import non_negative_int, number
 from .functions import as_float_array
 
-__all__ = ["numerical_diff", "numerical_gradient", "gradient_descent", "gradient_check"]
+__all__ = ["numerical_diff", "numerical_gradient", "gradient_descent", "gradient_check",
+           "kept_layer_state"]
 
 
 def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> float:
@@ -24,9 +26,8 @@ def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> fl
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
-def numerical_gradient(
-    f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4
-) -> np.ndarray:
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4
+                       ) -> np.ndarray:
     """Gradient of the scalar function ``f`` at ``x`` (any shape) by central differences.
 
     ``x`` is perturbed in place one element at a time, as the book does, because ``f`` may
@@ -34,10 +35,8 @@ def numerical_gradient(
     even when ``f`` raises. ``x`` must be a floating array.
     """
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
-        raise TypeError(
-            "numerical_gradient perturbs x in place: pass a floating-point numpy array, "
-            f"got {type(x).__name__} of dtype {getattr(x, 'dtype', None)}"
-        )
+        raise TypeError("numerical_gradient perturbs x in place: pass a floating-point numpy "
+                        f"array, got {type(x).__name__} of dtype {getattr(x, 'dtype', None)}")
     grad = np.zeros_like(x)  # laid out like x (C or Fortran order)
     if x.size == 0:
         return grad
@@ -61,13 +60,9 @@ def numerical_gradient(
     return grad
 
 
-def gradient_descent(
-    f: Callable[[np.ndarray], float],
-    init_x: ArrayLike,
-    lr: float = 0.01,
-    step_num: int = 100,
-    return_path: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def gradient_descent(f: Callable[[np.ndarray], float], init_x: ArrayLike, lr: float = 0.01,
+                     step_num: int = 100, return_path: bool = False
+                     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Repeat x <- x - lr * grad f(x) for ``step_num`` steps, from a copy of ``init_x``.
 
     Returns the final x, or (x, path) with path of shape (step_num + 1, *x.shape) when
@@ -75,14 +70,11 @@ def gradient_descent(
     ``init_x`` holds: with float32 and the step h = 1e-4, a coordinate of 1000 or more could
     not move by h at all and its numerical gradient would be 0.
     """
-    lr = float(lr)
-    if not lr >= 0 or lr == math.inf:  # (NaN compares false)
-        raise ValueError(f"learning rate must be a finite number >= 0, got {lr}")
-    if int(step_num) != step_num or step_num < 0:
-        raise ValueError(f"step_num must be a non-negative integer, got {step_num}")
+    lr = number(lr, "learning rate")
+    step_num = non_negative_int(step_num, "step_num")
     x = np.array(as_float_array(init_x), dtype=np.float64)
     path = [x.copy()]
-    for _ in range(int(step_num)):
+    for _ in range(step_num):
         x -= lr * numerical_gradient(f, x)
         if return_path:
             path.append(x.copy())
@@ -108,7 +100,7 @@ def gradient_check(model, x: ArrayLike, t: ArrayLike, h: float = 1e-5) -> dict[s
         warnings.warn("gradient_check of a model that is not float64: rounding alone gives "
                       "relative errors of about 1e-3; build it with dtype=np.float64 for a "
                       "strict check", stacklevel=2)
-    with _kept_layer_state(getattr(model, "layers", ())):
+    with kept_layer_state(getattr(model, "layers", ())):
         backprop = model.gradient(x, t)
         numerical = model.numerical_gradient(x, t, h=h)
     sizes = {name: max(_largest(g), _largest(numerical[name])) for name, g in backprop.items()}
@@ -125,7 +117,7 @@ def _largest(a: np.ndarray) -> float:
 
 
 @contextlib.contextmanager
-def _kept_layer_state(layers: Sequence) -> Iterator[None]:
+def kept_layer_state(layers: Sequence) -> Iterator[None]:
     """Put the layers' state (BatchNorm's running statistics) back when the block ends.
 
     Passes in training mode update that state; a gradient computation is not training.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
@@ -85,6 +86,17 @@ def to_mnist(image) -> np.ndarray:
 
     Any value range works: the contrast is stretched first.
     """
+    g = _stretched_grey(image)  # step 1, and the contrast stretched to [0, 1]
+    ink = _ink(g)  # steps 2 to 5
+    # Noise that survived scatters over every line: then the outermost ink goes too.
+    trim = STRAY_INK / 2 if ink.noisy else 0.0
+    rows, cols = _extent(ink.g.sum(axis=1), trim), _extent(ink.g.sum(axis=0), trim)
+    digit = _scaled_to_box(ink.g[rows[0] : rows[1] + 1, cols[0] : cols[1] + 1])  # step 6
+    return _centred(digit)  # step 7
+
+
+def _stretched_grey(image) -> np.ndarray:
+    """The image in grey, stretched to [0, 1] (a new array)."""
     g = np.asarray(image, dtype=np.float64)
     if g.ndim == 3 and g.shape[2] in (3, 4):
         g = g[..., :3] @ np.array([0.299, 0.587, 0.114])
@@ -96,7 +108,17 @@ def to_mnist(image) -> np.ndarray:
     # One new array, then in place: a photo's pixels take 100 MB per copy.
     g = np.subtract(g, low)
     g *= 1.0 / (high - low)
+    return g
 
+
+class _Ink(NamedTuple):
+    g: np.ndarray  # the ink in [0, 1] on a black background (0)
+    noisy: bool  # the paper was noisy enough for a median filter
+
+
+def _ink(g: np.ndarray) -> _Ink:
+    """Light ink on black, the paper subtracted, scaled so that the strongest ink is 1 and
+    what is within the noise or no brighter than uneven paper is 0 (``g`` is changed)."""
     # Paper covers most of the picture's frame, even where the digit touches it or light
     # darkens the corners: light paper means dark ink, and MNIST is light ink on black.
     border = _border(g.shape)
@@ -110,7 +132,8 @@ def to_mnist(image) -> np.ndarray:
     uneven = 1.5 * paper_top if paper_top > 8 * noise else 0.0
     if 0 < left_out < 0.6 * float(g.max()):
         uneven = max(uneven, 1.2 * left_out)
-    if noise > NOISY:  # speckle: a median keeps strokes (only 1-pixel lines would go)
+    noisy = noise > NOISY
+    if noisy:  # speckle: a median keeps strokes (only 1-pixel lines would go)
         g = _median3(g)
         noise = _noise(g)
     ink = float(g.max())
@@ -118,12 +141,11 @@ def to_mnist(image) -> np.ndarray:
         raise ValueError("no ink found: the digit is too faint against its background")
     g = np.clip(g / ink, 0.0, 1.0)
     g[g < max(NOISE_FLOOR, 4 * noise / ink, uneven / ink)] = 0.0
+    return _Ink(g, noisy)
 
-    # Noise that survived scatters over every line: then the outermost ink goes too.
-    trim = STRAY_INK / 2 if noise > NOISY else 0.0
-    rows, cols = _extent(g.sum(axis=1), trim), _extent(g.sum(axis=0), trim)
-    digit = g[rows[0] : rows[1] + 1, cols[0] : cols[1] + 1]
 
+def _scaled_to_box(digit: np.ndarray) -> np.ndarray:
+    """The cropped digit with its longer side scaled to ``BOX`` pixels, peak 1."""
     scale = BOX / max(digit.shape)
     h = max(1, round(digit.shape[0] * scale))
     w = max(1, round(digit.shape[1] * scale))
@@ -131,7 +153,12 @@ def to_mnist(image) -> np.ndarray:
     digit = np.clip(np.asarray(small, dtype=np.float64), 0.0, 1.0)
     if digit.max() > 0:
         digit /= digit.max()
+    return digit
 
+
+def _centred(digit: np.ndarray) -> np.ndarray:
+    """``digit`` pasted into a SIZE x SIZE float32 field, its centre of mass at the centre."""
+    h, w = digit.shape
     # Where the centre of mass lands if the box is centred; then shift it onto (14, 14).
     top, left = (SIZE - h) // 2, (SIZE - w) // 2
     mass = digit.sum()

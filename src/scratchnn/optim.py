@@ -1,12 +1,12 @@
-"""Optimizers (the book's chapter 6): each updates a dict of parameters in place.
+"""Optimizers (the book's chapter 6): each moves a dict of parameters against its gradients.
 
     optimizer.update(params, grads)
 
-``params`` and ``grads`` map the same names to arrays of the same shapes. State (velocities,
-moment estimates) is kept per name and created on first use with the parameter's dtype.
-``weight_decay`` (L2, lambda) adds lambda * p to each gradient before the update, as
-PyTorch's ``weight_decay`` does; it applies to every parameter whose name starts with "W"
-(biases and batch-norm parameters are not decayed).
+``params`` and ``grads`` map the same names to arrays of the same shapes. ``update`` checks
+them once and calls ``step``, the math alone, which is what the Trainer calls on every
+batch. State (velocities, moment estimates) is kept per name, created on first use with
+the parameter's dtype. Weight decay is not an optimizer's business here: it is the book's
+penalty in the loss, ``Sequential(weight_decay=...)``.
 """
 
 from __future__ import annotations
@@ -15,77 +15,26 @@ import math
 
 import numpy as np
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "OPTIMIZERS",
-           "make_optimizer"]
+from ._validate import number
 
-
-def _check(name: str, value: float, low: float = 0.0, high: float | None = None,
-           low_open: bool = False) -> float:
-    # float() would take "0.1" and True; NumPy scalars, 0-d arrays and Decimals are numbers.
-    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    bad = not math.isfinite(value) or value < low or (low_open and value == low)
-    if high is not None and value >= high:
-        bad = True
-    if bad:
-        bound = f"> {low:g}" if low_open else f">= {low:g}"
-        if high is not None:
-            bound += f" and < {high:g}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return value
-
-
-#: elements per slice in :func:`_add_scaled`: 512 kB of float32, small enough for a core's L2 cache
-_SLICE = 131_072
-
-
-def _add_scaled(p: np.ndarray, scale: float, g: np.ndarray) -> None:
-    """p += scale * g, in place; slice by slice for a large array.
-
-    ``p -= lr * g`` writes the whole temporary ``lr * g`` to memory and reads it back. Slice
-    by slice the temporary stays in the CPU's cache, which makes the update of a large
-    weight matrix (limited by memory traffic, not by arithmetic) about 1.5 times as fast.
-    An array of one slice or less is done in one go: slicing would only add overhead.
-    """
-    if p.size <= _SLICE or not (p.flags.c_contiguous and g.flags.c_contiguous):
-        p += scale * g
-        return
-    p, g = p.reshape(-1), g.reshape(-1)
-    for start in range(0, p.size, _SLICE):
-        part = p[start : start + _SLICE]
-        part += scale * g[start : start + _SLICE]
+__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+           "OPTIMIZERS", "make_optimizer"]
 
 
 class Optimizer:
-    """Base class: validates the learning rate and weight decay, applies the decay."""
+    """Base class: the learning rate, the per-parameter state and the step count."""
 
-    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
-        self.lr = _check("learning rate lr", lr)
-        self.weight_decay = _check("weight_decay", weight_decay)
+    def __init__(self, lr: float) -> None:
+        self.lr = number(lr, "learning rate lr")
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.steps = 0
 
-    def _grad(self, name: str, p: np.ndarray, g: np.ndarray) -> np.ndarray:
-        if self.weight_decay and name.startswith("W"):
-            return g + self.weight_decay * p
-        return g
-
-    def _slot(self, name: str, slot: str, p: np.ndarray) -> np.ndarray:
-        slots = self.state.setdefault(name, {})
-        if slot not in slots:
-            slots[slot] = np.zeros_like(p)
-        return slots[slot]
-
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        """Move every parameter one step against its gradient (in place)."""
+        """Move every parameter one step against its gradient (in place), after checking
+        that every gradient fits its parameter: nothing changes when one does not."""
         if params.keys() != grads.keys():
             raise ValueError(
-                f"params and grads name different arrays: {sorted(params)} vs {sorted(grads)}"
-            )
+                f"params and grads name different arrays: {sorted(params)} vs {sorted(grads)}")
         for name, p in params.items():
             g = grads[name]
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
@@ -97,15 +46,28 @@ class Optimizer:
             if p.shape != g.shape:
                 raise ValueError(f"{name}: gradient shape {g.shape} does not match parameter "
                                  f"{p.shape}")
+        self.step(params, grads)
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """One update of every parameter (no checks)."""
         self.steps += 1
         for name, p in params.items():
-            self._step(name, p, self._grad(name, p, grads[name]))
+            self.update_one(name, p, grads[name])
 
-    def _step(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    def update_one(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        """The rule for the parameter ``name``, ``p``, with gradient ``g``, in place."""
         raise NotImplementedError
 
+    def slot(self, name: str, slot: str, p: np.ndarray) -> np.ndarray:
+        """The state array ``slot`` ("v", "m", ...) of parameter ``name``: zeros at first."""
+        slots = self.state.setdefault(name, {})
+        if slot not in slots:
+            slots[slot] = np.zeros_like(p)
+        return slots[slot]
+
     def hyperparameters(self) -> dict:
-        return {"lr": self.lr, "weight_decay": self.weight_decay}
+        """The settings given to the constructor, by name (lr first)."""
+        return {k: v for k, v in vars(self).items() if k not in ("state", "steps")}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
@@ -114,33 +76,30 @@ class Optimizer:
 
 def _describe(value) -> str:
     dtype = getattr(value, "dtype", None)
-    return f"{type(value).__name__}" + (f" of dtype {dtype}" if dtype is not None else "")
+    return type(value).__name__ + (f" of dtype {dtype}" if dtype is not None else "")
 
 
 class SGD(Optimizer):
     """p <- p - lr * g."""
 
-    def __init__(self, lr: float = 0.01, weight_decay: float = 0.0) -> None:
-        super().__init__(lr, weight_decay)
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr)
 
-    def _step(self, name, p, g):
-        _add_scaled(p, -self.lr, g)
+    def update_one(self, name, p, g):
+        p -= self.lr * g
 
 
 class Momentum(Optimizer):
     """v <- momentum * v - lr * g;  p <- p + v."""
 
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
-        super().__init__(lr, weight_decay)
-        self.momentum = _check("momentum", momentum, 0.0, 1.0)
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(lr)
+        self.momentum = number(momentum, "momentum", 0.0, 1.0)
 
-    def hyperparameters(self):
-        return {**super().hyperparameters(), "momentum": self.momentum}
-
-    def _step(self, name, p, g):
-        v = self._slot(name, "v", p)
+    def update_one(self, name, p, g):
+        v = self.slot(name, "v", p)
         v *= self.momentum
-        _add_scaled(v, -self.lr, g)
+        v -= self.lr * g
         p += v
 
 
@@ -148,30 +107,25 @@ class Nesterov(Momentum):
     """Nesterov's accelerated gradient as Bengio et al. (2012) and PyTorch's
     ``SGD(nesterov=True)`` write it (the book's code adds momentum^2 * v_new instead):
 
-    v <- momentum * v - lr * g;  p <- p + momentum^2 * v_old - (1 + momentum) * lr * g,
-    which is p <- p + momentum * v_new - lr * g.
+    v <- momentum * v - lr * g;  p <- p + momentum * v - lr * g (with the new v).
     """
 
-    def _step(self, name, p, g):
-        v = self._slot(name, "v", p)
+    def update_one(self, name, p, g):
+        v = self.slot(name, "v", p)
         v *= self.momentum
-        _add_scaled(v, -self.lr, g)
-        _add_scaled(p, self.momentum, v)
-        _add_scaled(p, -self.lr, g)
+        v -= self.lr * g
+        p += self.momentum * v - self.lr * g
 
 
 class AdaGrad(Optimizer):
     """h <- h + g^2;  p <- p - lr * g / (sqrt(h) + eps)."""
 
-    def __init__(self, lr: float = 0.01, eps: float = 1e-7, weight_decay: float = 0.0) -> None:
-        super().__init__(lr, weight_decay)
-        self.eps = _check("eps", eps, low_open=True)
+    def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:
+        super().__init__(lr)
+        self.eps = number(eps, "eps", low_open=True)
 
-    def hyperparameters(self):
-        return {**super().hyperparameters(), "eps": self.eps}
-
-    def _step(self, name, p, g):
-        h = self._slot(name, "h", p)
+    def update_one(self, name, p, g):
+        h = self.slot(name, "h", p)
         h += g * g
         p -= self.lr * g / (np.sqrt(h) + self.eps)
 
@@ -179,17 +133,13 @@ class AdaGrad(Optimizer):
 class RMSprop(Optimizer):
     """h <- rho * h + (1 - rho) * g^2;  p <- p - lr * g / (sqrt(h) + eps)."""
 
-    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7,
-                 weight_decay: float = 0.0) -> None:
-        super().__init__(lr, weight_decay)
-        self.decay_rate = _check("decay_rate", decay_rate, 0.0, 1.0)
-        self.eps = _check("eps", eps, low_open=True)
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7) -> None:
+        super().__init__(lr)
+        self.decay_rate = number(decay_rate, "decay_rate", 0.0, 1.0)
+        self.eps = number(eps, "eps", low_open=True)
 
-    def hyperparameters(self):
-        return {**super().hyperparameters(), "decay_rate": self.decay_rate, "eps": self.eps}
-
-    def _step(self, name, p, g):
-        h = self._slot(name, "h", p)
+    def update_one(self, name, p, g):
+        h = self.slot(name, "h", p)
         h *= self.decay_rate
         h += (1 - self.decay_rate) * g * g
         p -= self.lr * g / (np.sqrt(h) + self.eps)
@@ -206,39 +156,26 @@ class Adam(Optimizer):
     """
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
-        super().__init__(lr, weight_decay)
-        self.beta1 = _check("beta1", beta1, 0.0, 1.0)
-        self.beta2 = _check("beta2", beta2, 0.0, 1.0)
-        self.eps = _check("eps", eps, low_open=True)
+                 eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.beta1 = number(beta1, "beta1", 0.0, 1.0)
+        self.beta2 = number(beta2, "beta2", 0.0, 1.0)
+        self.eps = number(eps, "eps", low_open=True)
 
-    def hyperparameters(self):
-        return {**super().hyperparameters(), "beta1": self.beta1, "beta2": self.beta2,
-                "eps": self.eps}
-
-    def _step(self, name, p, g):
-        m = self._slot(name, "m", p)
-        v = self._slot(name, "v", p)
+    def update_one(self, name, p, g):
+        m, v = self.slot(name, "m", p), self.slot(name, "v", p)
         m *= self.beta1
         m += (1 - self.beta1) * g
         v *= self.beta2
         v += (1 - self.beta2) * (g * g)
         t = self.steps
-        step = self.lr / (1 - self.beta1**t)
-        denom = np.sqrt(v)
-        denom *= 1.0 / math.sqrt(1 - self.beta2**t)
-        denom += self.eps
-        p -= step * m / denom
+        # Python floats: float32 state stays float32.
+        denom = np.sqrt(v) * (1.0 / math.sqrt(1 - self.beta2**t)) + self.eps
+        p -= (self.lr / (1 - self.beta1**t)) * m / denom
 
 
-OPTIMIZERS = {
-    "sgd": SGD,
-    "momentum": Momentum,
-    "nesterov": Nesterov,
-    "adagrad": AdaGrad,
-    "rmsprop": RMSprop,
-    "adam": Adam,
-}
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
+              "rmsprop": RMSprop, "adam": Adam}
 
 
 def make_optimizer(name: str, **kwargs) -> Optimizer:
@@ -246,7 +183,6 @@ def make_optimizer(name: str, **kwargs) -> Optimizer:
     if not isinstance(name, str):
         raise TypeError(f"an optimizer's name must be a str, one of {list(OPTIMIZERS)}; got "
                         f"{name!r}")
-    key = name.lower()
-    if key not in OPTIMIZERS:
+    if name.lower() not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
-    return OPTIMIZERS[key](**kwargs)
+    return OPTIMIZERS[name.lower()](**kwargs)

@@ -5,20 +5,16 @@
 
 Both behave differently in training and in inference: ``forward(x, train=True)`` is the
 training behaviour, ``forward(x)`` (train=False) the inference one. Weight decay (L2) is not
-a layer: see ``Sequential(weight_decay=...)`` and the optimizers' ``weight_decay``.
+a layer: see ``Sequential(weight_decay=...)``.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._checks import positive_int
-from .functions import as_float_array
-from .init import _float_dtype, _seed_or_rng
-from .layers import Layer, _assign, _check_dout, _need_forward
+from ._validate import assign, float_dtype, generator, number, positive_int
+from .layers import Layer
 
 __all__ = ["Dropout", "BatchNormalization"]
 
@@ -36,23 +32,14 @@ class Dropout(Layer):
     evaluates the loss many times and needs the same network every time.
     """
 
-    def __init__(
-        self,
-        ratio: float = 0.5,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-    ) -> None:
+    def __init__(self, ratio: float = 0.5, seed: int | None = None,
+                 rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        ratio = float(ratio)
-        if not 0 <= ratio < 1:
-            raise ValueError(f"dropout ratio must be in [0, 1), got {ratio}")
-        self.ratio = ratio
+        self.ratio = number(ratio, "dropout ratio", 0.0, 1.0)
         self.seed = seed
-        self.rng = _seed_or_rng(seed, rng)
+        self.rng = generator(seed, rng)
         self.frozen = False
         self.scaled_mask: np.ndarray | None = None  # m / (1 - ratio) of the last draw
-        self.x_shape: tuple | None = None
-        self.train = False
 
     def config(self) -> dict:
         return {"ratio": self.ratio, "seed": self.seed}
@@ -63,9 +50,12 @@ class Dropout(Layer):
             raise RuntimeError("Dropout.freeze: run a training forward pass first to draw a mask")
         self.frozen = frozen
 
+    def check_input(self, x: np.ndarray, train: bool = False) -> None:
+        if train and self.frozen and self.scaled_mask.shape != x.shape:
+            raise ValueError(f"frozen with a mask of shape {self.scaled_mask.shape}, got input "
+                             f"of shape {x.shape}")
+
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        x = as_float_array(x)
-        self.x_shape = x.shape
         self.train = train
         if not train:
             return x
@@ -74,16 +64,9 @@ class Dropout(Layer):
             draw = x.dtype if x.dtype.itemsize >= 4 else np.float32
             keep = self.rng.random(x.shape, dtype=draw) >= self.ratio
             self.scaled_mask = keep * x.dtype.type(1.0 / (1.0 - self.ratio))
-        elif self.scaled_mask.shape != x.shape:
-            raise ValueError(
-                f"Dropout is frozen with a mask of shape {self.scaled_mask.shape}, "
-                f"got input of shape {x.shape}"
-            )
         return x * self.scaled_mask
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        _need_forward(self, self.x_shape)
-        dout = _check_dout(self, dout, self.x_shape)
         return dout * self.scaled_mask if self.train else dout
 
 
@@ -105,31 +88,17 @@ class BatchNormalization(Layer):
     dx = (m * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)) / (m * sqrt(var + eps)).
     """
 
-    def __init__(
-        self,
-        num_features: int,
-        momentum: float = 0.9,
-        eps: float = 1e-5,
-        dtype: DTypeLike = np.float32,
-    ) -> None:
+    def __init__(self, num_features: int, momentum: float = 0.9, eps: float = 1e-5,
+                 dtype: DTypeLike = np.float32) -> None:
         super().__init__()
-        num_features = positive_int(num_features, "num_features")
-        momentum, eps = float(momentum), float(eps)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        if not 0 < eps < math.inf:
-            raise ValueError(f"eps must be a finite number > 0, got {eps}")
-        dtype = _float_dtype(dtype)
-        self.num_features = num_features
-        self.momentum = momentum
-        self.eps = eps
+        self.num_features = positive_int(num_features, "num_features")
+        self.momentum = number(momentum, "momentum", 0.0, 1.0)
+        self.eps = number(eps, "eps", low_open=True)
+        dtype = float_dtype(dtype)
         self.params = {"gamma": np.ones(num_features, dtype), "beta": np.zeros(num_features, dtype)}
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self.running_mean = np.zeros(num_features, dtype)
         self.running_var = np.ones(num_features, dtype)
-        self.xhat: np.ndarray | None = None
-        self.inv_std: np.ndarray | None = None
-        self.train = False
 
     @property
     def gamma(self) -> np.ndarray:
@@ -140,12 +109,8 @@ class BatchNormalization(Layer):
         return self.params["beta"]
 
     def config(self) -> dict:
-        return {
-            "num_features": self.num_features,
-            "momentum": self.momentum,
-            "eps": self.eps,
-            "dtype": str(self.gamma.dtype),
-        }
+        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
+                "dtype": str(self.gamma.dtype)}
 
     def state(self) -> dict[str, np.ndarray]:
         return {"running_mean": self.running_mean, "running_var": self.running_var}
@@ -159,57 +124,47 @@ class BatchNormalization(Layer):
             raise ValueError("running_mean and running_var must be finite, and running_var "
                              ">= 0")
         for name, value in values.items():
-            _assign(name, getattr(self, name), value)
+            assign(name, getattr(self, name), value)
+
+    def check_input(self, x: np.ndarray, train: bool = False) -> None:
+        if x.ndim not in (2, 4) or x.shape[1] != self.num_features:
+            raise ValueError(f"expects (N, {self.num_features}) or (N, {self.num_features}, "
+                             f"H, W), got shape {x.shape}")
+        if train and x.size < 2 * self.num_features:  # (PyTorch refuses it too)
+            raise ValueError(f"needs more than 1 value per feature to train, got input of "
+                             f"shape {x.shape}: a batch of 1 sample has no variance (with a "
+                             "Trainer, drop_last=True skips a last batch of 1)")
 
     def _axes(self, x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Axes to reduce over, and the shape that broadcasts a (D,) vector against x."""
-        if x.ndim not in (2, 4) or x.shape[1] != self.num_features:
-            raise ValueError(
-                f"BatchNormalization({self.num_features}) expects (N, {self.num_features}) or "
-                f"(N, {self.num_features}, H, W), got shape {x.shape}"
-            )
-        if x.ndim == 2:
-            return (0,), (1, -1)
-        return (0, 2, 3), (1, -1, 1, 1)
+        return ((0,), (1, -1)) if x.ndim == 2 else ((0, 2, 3), (1, -1, 1, 1))
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        x = as_float_array(x).astype(self.gamma.dtype, copy=False)
         axes, shape = self._axes(x)
         if train:
-            if x.size < 2 * self.num_features:  # (PyTorch refuses it too)
-                raise ValueError(
-                    f"BatchNormalization needs more than 1 value per feature to train, got "
-                    f"input of shape {x.shape}: a batch of 1 sample has no variance (with a "
-                    "Trainer, drop_last=True skips a last batch of 1)")
             mu = x.mean(axis=axes)
             centred = x - mu.reshape(shape)
             var = np.mean(centred * centred, axis=axes)
             m = self.momentum
-            self.running_mean *= m
-            self.running_mean += (1.0 - m) * mu
-            self.running_var *= m
-            self.running_var += (1.0 - m) * var
+            self.running_mean[...] = m * self.running_mean + (1 - m) * mu
+            self.running_var[...] = m * self.running_var + (1 - m) * var
         else:
             centred = x - self.running_mean.reshape(shape)
             var = self.running_var
-        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.inv_std = 1 / np.sqrt(var + self.eps)
         self.xhat = centred * self.inv_std.reshape(shape)
         self.train = train
         return self.xhat * self.gamma.reshape(shape) + self.beta.reshape(shape)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        _need_forward(self, self.xhat)
-        dout = _check_dout(self, dout, self.xhat.shape)
         axes, shape = self._axes(dout)
         np.sum(dout * self.xhat, axis=axes, out=self.grads["gamma"])
         np.sum(dout, axis=axes, out=self.grads["beta"])
         dxhat = dout * self.gamma.reshape(shape)
         inv_std = self.inv_std.reshape(shape)
-        if not self.train:
-            # The statistics were constants: y is an affine function of x.
+        if not self.train:  # the statistics were constants: y is affine in x
             return dxhat * inv_std
         m = dout.size // self.num_features
         sum_dxhat = dxhat.sum(axis=axes).reshape(shape)
         sum_dxhat_xhat = np.sum(dxhat * self.xhat, axis=axes).reshape(shape)
-        dx = dxhat - (sum_dxhat + self.xhat * sum_dxhat_xhat) * (1.0 / m)
-        return dx * inv_std
+        return (dxhat - (sum_dxhat + self.xhat * sum_dxhat_xhat) / m) * inv_std

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from .._files import make_folders, new_temp_file, remove_empty_folders
+from ..files.atomic import make_folders, new_temp_file, remove_empty_folders
 from .idx import MAX_PAYLOAD, read_payload
 
 __all__ = ["DOWNLOAD_TIMEOUT", "DatasetSpec", "Fetched", "Place", "cache_dir", "fetch"]

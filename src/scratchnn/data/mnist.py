@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .._files import atomic_write, make_folders, remove_empty_folders
+from .._validate import float_dtype
+from ..files.atomic import atomic_write, make_folders, remove_empty_folders
 from ..functions import one_hot
-from ._common import float_dtype
 from ._fetch import DatasetSpec, cache_dir, fetch
 from .idx import parse_idx
 

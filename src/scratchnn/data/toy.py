@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import float_dtype
+from .._validate import float_dtype, generator, number, positive_int
 
 __all__ = ["make_circles", "make_sine", "make_spirals", "make_xor"]
 
@@ -33,10 +33,10 @@ def make_xor(
         x of shape (n_samples, 2) in ``dtype`` and int64 labels t of shape (n_samples,)
         (``t.reshape(-1, 1).astype(x.dtype)`` suits a single sigmoid output).
     """
-    _check_count("n_samples", n_samples)
-    _check_noise(noise)
+    n_samples = positive_int(n_samples, "n_samples")
+    noise = number(noise, "noise")
     dtype = float_dtype(dtype)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
     which = np.arange(n_samples) % 4
     x = corners[which] + noise * rng.standard_normal((n_samples, 2))
@@ -61,11 +61,11 @@ def make_spirals(
         x of shape (n_per_class * n_classes, 2) in ``dtype`` and integer labels t of
         shape (n_per_class * n_classes,), int64, in class order.
     """
-    _check_count("n_per_class", n_per_class)
-    _check_count("n_classes", n_classes)
-    _check_noise(noise)
+    n_per_class = positive_int(n_per_class, "n_per_class")
+    n_classes = positive_int(n_classes, "n_classes")
+    noise = number(noise, "noise")
     dtype = float_dtype(dtype)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     radius = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
     t = np.repeat(np.arange(n_classes), n_per_class)
     # Arms start evenly around the circle and each turns through 4 radians.
@@ -96,12 +96,11 @@ def make_circles(
     Returns:
         x of shape (n_samples, 2) in ``dtype`` and int64 labels of shape (n_samples,).
     """
-    _check_count("n_samples", n_samples)
-    _check_noise(noise)
-    if not 0 < factor < 1:
-        raise ValueError(f"factor must lie strictly between 0 and 1, got {factor}")
+    n_samples = positive_int(n_samples, "n_samples")
+    noise = number(noise, "noise")
+    factor = number(factor, "factor", 0.0, 1.0, low_open=True)
     dtype = float_dtype(dtype)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
     angle = np.concatenate(
@@ -131,22 +130,14 @@ def make_sine(
     Returns:
         x and t, both of shape (n_samples, 1) in ``dtype``, sorted by x (handy for plots).
     """
-    _check_count("n_samples", n_samples)
-    _check_noise(noise)
+    n_samples = positive_int(n_samples, "n_samples")
+    noise = number(noise, "noise")
+    low, high = number(low, "low", -np.inf), number(high, "high", -np.inf)
     if not low < high:
         raise ValueError(f"need low < high, got low={low}, high={high}")
     dtype = float_dtype(dtype)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     x = np.sort(rng.uniform(low, high, n_samples)).reshape(-1, 1)
     t = np.sin(x) + noise * rng.standard_normal(x.shape)
     return x.astype(dtype), t.astype(dtype)
 
-
-def _check_count(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_noise(noise: float) -> None:
-    if not noise >= 0:  # also rejects NaN
-        raise ValueError(f"noise must be >= 0, got {noise}")

@@ -1,4 +1,5 @@
-"""SimpleConvNet and DeepConvNet: architecture, gradients, learning, model files, CLI."""
+"""The ready-made models: SimpleConvNet and DeepConvNet (architecture, gradients, learning,
+model files, CLI) and the model factory."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import numpy as np
 import pytest
 
 from scratchnn.conv import Convolution2D, Flatten, MaxPooling2D
-from scratchnn.convnet import CONVNETS, DeepConvNet, SimpleConvNet
 from scratchnn.gradient import gradient_check
-from scratchnn.layers import Affine, ReLU
+from scratchnn.init import initialize
+from scratchnn.layers import Affine, ReLU, Tanh
+from scratchnn.models import MLP, DeepConvNet, SimpleConvNet, make_model
 from scratchnn.network import Sequential
 from scratchnn.optim import Adam
 from scratchnn.regularization import BatchNormalization, Dropout
@@ -38,7 +40,18 @@ def test_simple_convnet_is_the_books_architecture():
     assert net.layers[0].need_dx is False
     out = net.predict(np.zeros((3, 1, 28, 28), dtype=np.float32))
     assert out.shape == (3, 10) and out.dtype == np.float32
-    assert CONVNETS == {"convnet": SimpleConvNet, "deepconvnet": DeepConvNet}
+
+
+def test_make_model_builds_each_model_by_name():
+    mlp = make_model("mlp", (784,), 10, hidden=(32, 16), activation="tanh", rng=0)
+    assert isinstance(mlp, MLP) and mlp.sizes == [784, 32, 16, 10]
+    assert isinstance(mlp.layers[1], Tanh) and mlp.weight_decay == 0.0
+    conv = make_model("convnet", (1, 28, 28), 10, dtype=np.float64, rng=1, weight_decay=0.1)
+    assert isinstance(conv, SimpleConvNet) and conv.dtype == np.float64
+    assert conv.weight_decay == 0.1
+    assert isinstance(make_model("deepconvnet", (1, 28, 28), 3, rng=2), DeepConvNet)
+    with pytest.raises(ValueError, match="unknown model 'resnet'"):
+        make_model("resnet", (784,), 10)
 
 
 def test_deep_convnet_is_the_books_architecture():
@@ -136,17 +149,17 @@ def test_simple_convnet_learns_bars():
 
 
 def test_convnets_survive_a_model_file(tmp_path):
-    from scratchnn.serialization import load_model, save_model
+    from scratchnn.files import load_model, save_model
 
     rng = np.random.default_rng(5)
     x = rng.random((4, 1, 28, 28), dtype=np.float32)
     bn_net = Sequential([
-        Convolution2D(in_channels=1, out_channels=4, kernel_size=3, rng=rng),
+        Convolution2D(initialize("he", (4, 1, 3, 3), rng=rng)),
         BatchNormalization(4),
         ReLU(),
         MaxPooling2D(2),
         Flatten(),
-        Affine(in_features=4 * 13 * 13, out_features=10, rng=rng),
+        Affine(initialize("he", (4 * 13 * 13, 10), rng=rng)),
         Dropout(0.5, seed=1),
     ])
     bn_net.forward(x, train=True)  # moves the running statistics away from (0, 1)
@@ -178,7 +191,7 @@ def test_cli_trains_evaluates_and_predicts_with_a_convnet(shared_data, tmp_path,
 
     from scratchnn.cli import main
     from scratchnn.data import load_mnist
-    from scratchnn.serialization import load_model
+    from scratchnn.files import load_model
 
     out = tmp_path / "run"
     status = main(["train", "--model", "convnet", "--epochs", "2", "--limit", "1000",

@@ -1,4 +1,8 @@
-"""Writing files so that no reader ever sees half of one, and folders made on the way."""
+"""Writing files so that no reader ever sees half of one, and folders made on the way.
+
+Out of the reading path: model files, checkpoints, history files, run folders and the data
+cache all write through :func:`atomic_write`.
+"""
 
 from __future__ import annotations
 

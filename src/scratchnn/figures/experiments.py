@@ -1,4 +1,4 @@
-"""The book's weight-initialisation experiment (chapter 6): hidden-activation histograms.
+"""The book's weight-initialisation experiment (chapter 6.2): hidden-activation histograms.
 
 1000 random inputs go through 5 fully connected layers of 100 units (no biases) whose
 weights are drawn with one initialiser; a histogram of each layer's activations shows
@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._checks import positive_int
-from .functions import relu, sigmoid, tanh
-from .init import as_generator
-from .plots import _figure
+from .._validate import generator, positive_int
+from ..functions import relu, sigmoid, tanh
+from .plots import new_figure, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -71,7 +70,7 @@ def activation_distributions(
     layers, nodes, samples = (positive_int(value, name) for name, value in
                               (("layers", layers), ("nodes", nodes), ("samples", samples)))
     std = _std(init, nodes)
-    rng = as_generator(rng)
+    rng = generator(rng=rng)
     x = rng.standard_normal((samples, nodes))
     out = []
     for _ in range(layers):
@@ -101,12 +100,12 @@ def plot_activation_histograms(
         raise ValueError("give at least one initialiser")
     # Checked before the figure is made: matplotlib's own errors would name none of them.
     layers, bins = positive_int(layers, "layers"), positive_int(bins, "bins")
-    fig = _figure(figsize=(2.2 * layers, 1.9 * len(inits) + 0.6), layout="constrained")
+    fig = new_figure(figsize=(2.2 * layers, 1.9 * len(inits) + 0.6), layout="constrained")
     axes = fig.subplots(len(inits), layers, squeeze=False, sharey="row")
     # The book's ranges: sigmoid's outputs lie in (0, 1) and tanh's in (-1, 1); ReLU's are
     # shown on (0, 1) too, leaving out the exact zeros (about half) that would dwarf the rest.
     low, high = (-1.0, 1.0) if activation == "tanh" else (0.0, 1.0)
-    seed = int(as_generator(rng).integers(2**32))
+    seed = int(generator(rng=rng).integers(2**32))
     for row, init in zip(axes, inits, strict=True):
         acts = activation_distributions(init, activation, layers, nodes, samples, rng=seed)
         for i, (ax, a) in enumerate(zip(row, acts, strict=True)):
@@ -120,7 +119,5 @@ def plot_activation_histograms(
                         ha="right", va="top", fontsize=8, color="tab:red")
     fig.suptitle(f"{activation} activations by weight initialisation")
     if path is not None:
-        from .plots import save_figure
-
         save_figure(fig, path)
     return fig

@@ -1,5 +1,6 @@
-"""Figures: activation functions, learning curves, misclassified digits, first-layer weights,
-confusion matrices and gradient-descent paths.
+"""Figures for the book's chapters: activation functions (chapter 3), gradient-descent paths
+(chapter 4), learning curves and misclassified digits (chapters 4-6), first-layer weights and
+confusion matrices.
 
 Every function returns a :class:`matplotlib.figure.Figure` (shown inline by notebooks) and,
 given ``path=``, also writes it there as PNG or SVG (by the suffix). Figures are made
@@ -17,14 +18,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import positive_int
-from .functions import leaky_relu, relu, sigmoid, step_function, tanh
-from .serialization import atomic_write
+from .._validate import positive_int
+from ..files.atomic import atomic_write
+from ..functions import class_labels, leaky_relu, relu, sigmoid, step_function, tanh
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "new_figure",
     "plot_activations",
     "plot_confusion_matrix",
     "plot_first_layer_weights",
@@ -37,9 +39,9 @@ __all__ = [
 _FORMATS = {".png": "png", ".svg": "svg"}
 
 
-def _figure(**kwargs) -> Figure:
-    """A new Figure. matplotlib is imported here, on first use: it takes longer to
-    import than the rest of scratchnn, and most programs never draw."""
+def new_figure(**kwargs) -> Figure:
+    """A new Figure (``kwargs`` go to it). matplotlib is imported here, on first use: it
+    takes longer to import than the rest of scratchnn, and most programs never draw."""
     from matplotlib.figure import Figure
 
     return Figure(**kwargs)
@@ -67,7 +69,7 @@ def plot_activations(
 ) -> Figure:
     """Step, sigmoid, tanh, ReLU and leaky ReLU (alpha 0.1, to make the slope visible)."""
     x = np.linspace(*x_range, 1001)
-    fig = _figure(figsize=(7, 4.5))
+    fig = new_figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     ax.plot(x, step_function(x), label="step", drawstyle="steps-mid")
     ax.plot(x, sigmoid(x), label="sigmoid")
@@ -90,9 +92,9 @@ def plot_learning_curves(
 ) -> Figure:
     """Loss per iteration (with a moving average) and train/validation accuracy per epoch.
 
-    ``history`` is a :class:`scratchnn.train.History`.
+    ``history`` is a :class:`scratchnn.training.History`.
     """
-    fig = _figure(figsize=(11, 4))
+    fig = new_figure(figsize=(11, 4))
     ax_loss, ax_acc = fig.subplots(1, 2)
     loss = np.asarray(history.loss, dtype=np.float64)
     iters = np.arange(1, len(loss) + 1)
@@ -178,10 +180,7 @@ def plot_misclassified(
     (or one-hot), ``pred`` the predicted classes; ``probs`` (N, classes) adds the
     predicted probability to each title; ``classes`` names the classes.
     """
-    t = np.asarray(t)
-    if t.ndim == 2 and t.shape[1] > 1:
-        t = np.argmax(t, axis=1)
-    t = t.reshape(-1)
+    t = class_labels(t)
     pred = np.asarray(pred).reshape(-1)
     if not len(t) == len(pred) == len(x):
         raise ValueError(f"x, t and pred need as many samples, got {len(x)}, {len(t)}, "
@@ -205,7 +204,7 @@ def plot_misclassified(
 
     cols = max(1, min(5, len(wrong)))
     rows = max(1, math.ceil(len(wrong) / cols))
-    fig = _figure(figsize=(2.0 * cols, 2.3 * rows + 0.4), layout="constrained")
+    fig = new_figure(figsize=(2.0 * cols, 2.3 * rows + 0.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
     for ax in axes:
         ax.axis("off")
@@ -252,7 +251,7 @@ def plot_first_layer_weights(
         raise ValueError(f"the first layer's W1 has shape {W.shape}: no {what}s to show")
     cols = math.ceil(math.sqrt(len(images)))
     rows = math.ceil(len(images) / cols)
-    fig = _figure(figsize=(1.2 * cols, 1.2 * rows + 0.5), layout="constrained")
+    fig = new_figure(figsize=(1.2 * cols, 1.2 * rows + 0.5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
     for ax in axes:
         ax.axis("off")
@@ -287,7 +286,7 @@ def plot_confusion_matrix(
         totals = values.sum(axis=1, keepdims=True)
         values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
     size = max(4.0, 0.55 * k + 2)
-    fig = _figure(figsize=(size + 1, size))
+    fig = new_figure(figsize=(size + 1, size))
     ax = fig.add_subplot()
     shown = ax.imshow(values, cmap="Blues")
     fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
@@ -334,7 +333,7 @@ def plot_gradient_descent_path(
     gx = np.linspace(*xlim, 101)
     gy = np.linspace(*ylim, 101)
     z = np.array([[f(np.array([a, b])) for a in gx] for b in gy])
-    fig = _figure(figsize=(6, 5.5))
+    fig = new_figure(figsize=(6, 5.5))
     ax = fig.add_subplot()
     contours = ax.contour(gx, gy, z, levels=levels, cmap="viridis", linewidths=0.8)
     ax.clabel(contours, fontsize=7, fmt="%.3g")

@@ -3,6 +3,7 @@
     scratchnn reproduce                      # all seven; figures in runs/reproduce/
     scratchnn reproduce --only cat-l-layer   # one of them (by name or number)
     scratchnn reproduce --fast               # without the long trainings (the test suite's run)
+    python -m scratchnn.companions.reproduce --fast        # the same, without the command
 
 Each experiment is a function ``(Settings) -> list[Row]``; a row compares one published
 value with the value scratchnn computes. A deterministic value matches when it agrees to
@@ -30,26 +31,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import course
-from .book import forward, init_network
-from .data import load_catvnoncat, load_mnist
-from .functions import cross_entropy_error, mean_squared_error, one_hot, sigmoid, softmax
-from .gradient import gradient_descent, numerical_diff, numerical_gradient
-from .network import TwoLayerNet
-from .optim import SGD
-from .plots import (
-    _figure,
+from ..data import load_catvnoncat, load_mnist
+from ..figures.plots import (
+    new_figure,
     plot_activations,
     plot_gradient_descent_path,
     plot_misclassified,
     save_figure,
 )
-from .pretrained import sample_network
+from ..files.pretrained import sample_network
+from ..functions import cross_entropy_error, mean_squared_error, one_hot, sigmoid, softmax
+from ..gradient import gradient_descent, numerical_diff, numerical_gradient
+from ..models import TwoLayerNet
+from ..optim import SGD
+from . import course
+from .book import forward, init_network
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["EXPERIMENTS", "Row", "Settings", "add_arguments", "format_table", "run",
+__all__ = ["EXPERIMENTS", "Row", "Settings", "add_arguments", "format_table", "main", "run",
            "run_experiments"]
 
 #: Deterministic values must agree at least this closely (relative to their size).
@@ -257,7 +258,7 @@ def train_two_layer_net(
 
 def _plot_accuracy(curve, iter_per_epoch: int) -> Figure:
     its, train, test = np.array(curve).T
-    fig = _figure(figsize=(6, 4))
+    fig = new_figure(figsize=(6, 4))
     ax = fig.add_subplot()
     ax.plot(its / iter_per_epoch, train, marker="o", label="train acc")
     ax.plot(its / iter_per_epoch, test, linestyle="--", label="test acc")
@@ -457,3 +458,16 @@ def run(args: argparse.Namespace) -> int:
         summary += f", {sum(r.match is None for r in rows)} skipped (--fast)"
     print(f"\n{summary}; {time.perf_counter() - start:.0f} s; figures in {args.out}")
     return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m scratchnn.companions.reproduce [options]``: the same as the command."""
+    parser = argparse.ArgumentParser(prog="python -m scratchnn.companions.reproduce",
+                                     description="Re-run the experiments the study notes "
+                                     "quote, beside their published numbers.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

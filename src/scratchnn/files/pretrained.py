@@ -1,5 +1,8 @@
 """The book's pretrained MNIST weights (``sample_weight.pkl``, chapter 3), loaded safely.
 
+Out of the reading path: chapter 3 runs the book's network on these weights
+(:func:`sample_network`); how the pickle is read safely is a security matter, not the book's.
+
 The book ships its weights as a Python pickle. Unpickling runs code: a pickle names
 functions (``os.system``, say) and calls them with arguments of its choosing. So scratchnn
 never hands a file to :func:`pickle.load`; :func:`safe_load_pickle` uses an unpickler that
@@ -32,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .network import MLP
+from ..models import MLP
 
 __all__ = ["SAMPLE_WEIGHT_SHA256", "safe_load_pickle", "load_sample_weights", "sample_network"]
 
@@ -135,20 +138,56 @@ def _numpy_globals(fresh: dict[int, object], check_keys) -> dict[tuple[str, str]
     arrays the stand-ins make go into ``fresh`` until BUILD gives them their state, once.
     ``check_keys`` checks (and charges for) the items of a set.
     """
+    ndarray = _Allowed("numpy.ndarray", _refuse_ndarray)
+    allowed = {
+        ("numpy", "ndarray"): ndarray,
+        ("numpy", "dtype"): _Allowed("numpy.dtype", _dtype_maker(fresh)),
+        # Pickle protocol 2 has no opcode for bytes (an array's data): it writes
+        # _codecs.encode(text, "latin1"), and bytes() for b"". Both are replaced by
+        # functions that can do nothing else.
+        ("_codecs", "encode"): _Allowed("_codecs.encode", _latin1_bytes),
+        ("__builtin__", "bytes"): _Allowed("bytes", _empty_bytes),
+        ("builtins", "bytes"): _Allowed("bytes", _empty_bytes),
+    }
+    # Protocols 0-3 have no opcode for sets, and 0-4 none for bytearrays: they call these.
+    for module in ("__builtin__", "builtins"):
+        allowed[(module, "set")] = _Allowed("set", _set_maker(set, check_keys))
+        allowed[(module, "frozenset")] = _Allowed("frozenset",
+                                                  _set_maker(frozenset, check_keys))
+        allowed[(module, "bytearray")] = _Allowed("bytearray", _new_bytearray)
+    # NumPy 1.x wrote "numpy.core...", NumPy 2.x writes "numpy._core..."; same functions.
+    reconstruct, scalar, frombuffer = _array_makers(fresh, ndarray)
+    for package in ("numpy.core", "numpy._core"):
+        allowed[(f"{package}.multiarray", "_reconstruct")] = _Allowed(
+            "numpy _reconstruct", reconstruct)
+        allowed[(f"{package}.multiarray", "scalar")] = _Allowed("numpy scalar", scalar)
+        allowed[(f"{package}.numeric", "_frombuffer")] = _Allowed(
+            "numpy _frombuffer", frombuffer)
+    return allowed
+
+
+def _numpy_modules():
+    """NumPy's modules that rebuild pickled arrays: (multiarray, numeric)."""
     try:
         from numpy._core import multiarray, numeric
     except ImportError:  # NumPy 1.x
         from numpy.core import multiarray, numeric
+    return multiarray, numeric
 
-    def plain(dtype) -> np.dtype:
-        if not _is_plain(dtype):
-            what = f"dtype {dtype}" if isinstance(dtype, np.dtype) else type(dtype).__name__
-            raise _refuse(f"{what}: only arrays of numbers (bool, int, float, complex) may be "
-                          "unpickled")
-        if id(dtype) in fresh:
-            raise _refuse("a dtype used before the pickle set its byte order")
-        return dtype
 
+def _plain_dtype(dtype, fresh: dict[int, object]) -> np.dtype:
+    """``dtype``, refused unless it is a finished dtype of plain numbers."""
+    if not _is_plain(dtype):
+        what = f"dtype {dtype}" if isinstance(dtype, np.dtype) else type(dtype).__name__
+        raise _refuse(f"{what}: only arrays of numbers (bool, int, float, complex) may be "
+                      "unpickled")
+    if id(dtype) in fresh:
+        raise _refuse("a dtype used before the pickle set its byte order")
+    return dtype
+
+
+def _dtype_maker(fresh: dict[int, object]):
+    """The stand-in of ``numpy.dtype``: a new dtype of numbers from a short type code."""
     def new_dtype(obj, align=False, copy=True) -> np.dtype:
         # Always a copy: BUILD then sets its byte order, which must not touch NumPy's own.
         if type(obj) is not str or len(obj) > 8 or align not in (False, True):
@@ -162,6 +201,12 @@ def _numpy_globals(fresh: dict[int, object], check_keys) -> dict[tuple[str, str]
                           "may be unpickled")
         fresh[id(dtype)] = dtype
         return dtype
+    return new_dtype
+
+
+def _array_makers(fresh: dict[int, object], ndarray: _Allowed):
+    """The stand-ins of NumPy's _reconstruct, scalar and _frombuffer, in that order."""
+    multiarray, numeric = _numpy_modules()
 
     def reconstruct(subtype, shape, typecode):
         # What ndarray.__reduce__ writes: an empty array, whose data the BUILD that
@@ -174,14 +219,14 @@ def _numpy_globals(fresh: dict[int, object], check_keys) -> dict[tuple[str, str]
         return array
 
     def scalar(dtype, data=None):
-        dtype = plain(dtype)
+        dtype = _plain_dtype(dtype, fresh)
         if data is None:
             return multiarray.scalar(dtype)
         _check_data(data, dtype, (), "a scalar")
         return multiarray.scalar(dtype, data)
 
     def frombuffer(buffer, dtype, shape, order, axis_order=None):
-        dtype, shape = plain(dtype), _check_shape(shape)
+        dtype, shape = _plain_dtype(dtype, fresh), _check_shape(shape)
         _check_data(buffer, dtype, shape, "an array")
         axes = axis_order if type(axis_order) is tuple and all(
             type(a) is int for a in axis_order) else ()
@@ -190,48 +235,29 @@ def _numpy_globals(fresh: dict[int, object], check_keys) -> dict[tuple[str, str]
             raise _refuse("an array layout other than C, F or a permutation of its axes")
         return numeric._frombuffer(buffer, dtype, shape, order, axis_order)
 
-    def refuse_ndarray(*args):
-        # numpy.ndarray(shape) hands back uninitialised memory, of any size the file asks.
-        raise _refuse("numpy.ndarray called directly; a pickled array is rebuilt by "
-                      "numpy's _reconstruct")
+    return reconstruct, scalar, frombuffer
 
-    def new_set(kind):
-        def make(items=()):
-            if type(items) not in (list, tuple):
-                raise _refuse(f"{kind.__name__}() of a {type(items).__name__}")
-            check_keys(items)
-            return kind(items)
-        return make
 
-    def new_bytearray(data=b""):
-        if type(data) is not bytes:
-            raise _refuse(f"bytearray() of a {type(data).__name__}")
-        return bytearray(data)
+def _refuse_ndarray(*args):
+    # numpy.ndarray(shape) hands back uninitialised memory, of any size the file asks.
+    raise _refuse("numpy.ndarray called directly; a pickled array is rebuilt by "
+                  "numpy's _reconstruct")
 
-    ndarray = _Allowed("numpy.ndarray", refuse_ndarray)
-    allowed = {
-        ("numpy", "ndarray"): ndarray,
-        ("numpy", "dtype"): _Allowed("numpy.dtype", new_dtype),
-        # Pickle protocol 2 has no opcode for bytes (an array's data): it writes
-        # _codecs.encode(text, "latin1"), and bytes() for b"". Both are replaced by
-        # functions that can do nothing else.
-        ("_codecs", "encode"): _Allowed("_codecs.encode", _latin1_bytes),
-        ("__builtin__", "bytes"): _Allowed("bytes", _empty_bytes),
-        ("builtins", "bytes"): _Allowed("bytes", _empty_bytes),
-    }
-    # Protocols 0-3 have no opcode for sets, and 0-4 none for bytearrays: they call these.
-    for module in ("__builtin__", "builtins"):
-        allowed[(module, "set")] = _Allowed("set", new_set(set))
-        allowed[(module, "frozenset")] = _Allowed("frozenset", new_set(frozenset))
-        allowed[(module, "bytearray")] = _Allowed("bytearray", new_bytearray)
-    # NumPy 1.x wrote "numpy.core...", NumPy 2.x writes "numpy._core..."; same functions.
-    for package in ("numpy.core", "numpy._core"):
-        allowed[(f"{package}.multiarray", "_reconstruct")] = _Allowed(
-            "numpy _reconstruct", reconstruct)
-        allowed[(f"{package}.multiarray", "scalar")] = _Allowed("numpy scalar", scalar)
-        allowed[(f"{package}.numeric", "_frombuffer")] = _Allowed(
-            "numpy _frombuffer", frombuffer)
-    return allowed
+
+def _set_maker(kind: type, check_keys):
+    """The stand-in of ``set`` or ``frozenset``: of a list or tuple of checked items."""
+    def make(items=()):
+        if type(items) not in (list, tuple):
+            raise _refuse(f"{kind.__name__}() of a {type(items).__name__}")
+        check_keys(items)
+        return kind(items)
+    return make
+
+
+def _new_bytearray(data=b""):
+    if type(data) is not bytes:
+        raise _refuse(f"bytearray() of a {type(data).__name__}")
+    return bytearray(data)
 
 
 def _latin1_bytes(text: str, encoding: str) -> bytes:
@@ -498,7 +524,7 @@ def load_sample_weights(
 
 
 def _fetch_sample_weights(data_dir: str | os.PathLike[str] | None) -> tuple[Path, bytes]:
-    from .data._fetch import DatasetSpec, fetch
+    from ..data._fetch import DatasetSpec, fetch
 
     spec = DatasetSpec(
         folder="dlfs",
