@@ -24,7 +24,7 @@ from ._version import __version__
 from .conv import AveragePooling2D, Convolution2D, Flatten, MaxPooling2D
 from .data import load_catvnoncat, load_fashion_mnist, load_mnist
 from .files import load_model, save_model
-from .functions import relu, sigmoid, softmax
+from .functions import sigmoid, softmax
 from .gradient import gradient_check
 from .layers import (
     Affine,
@@ -47,7 +47,6 @@ from .training import (
     History,
     StepDecay,
     Trainer,
-    TrainingDiverged,
     evaluate,
     fit,
 )
@@ -57,8 +56,7 @@ __all__ = [
     "CosineDecay", "DeepConvNet", "Dropout", "EarlyStopping", "Flatten", "History",
     "IdentityMSE", "Layer", "LeakyReLU", "MLP", "MaxPooling2D", "Momentum", "Nesterov",
     "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid", "SigmoidBinaryCrossEntropy",
-    "SimpleConvNet", "SoftmaxCrossEntropy", "StepDecay", "Tanh", "Trainer", "TrainingDiverged",
-    "TwoLayerNet", "__version__", "evaluate", "fit", "gradient_check", "load_catvnoncat",
-    "load_fashion_mnist", "load_mnist", "load_model", "relu", "save_model", "sigmoid",
+    "SimpleConvNet", "SoftmaxCrossEntropy", "StepDecay", "Tanh", "Trainer", "TwoLayerNet", "__version__", "evaluate", "fit", "gradient_check", "load_catvnoncat",
+    "load_fashion_mnist", "load_mnist", "load_model", "save_model", "sigmoid",
     "softmax",
 ]

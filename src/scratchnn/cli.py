@@ -57,6 +57,9 @@ DELEGATED = {
     "reproduce": ("scratchnn.companions.reproduce",
                   "re-run the book's and the course's experiments"),
     "bench": ("scratchnn.bench", "time training steps (against PyTorch when installed)"),
+    "export": ("scratchnn.files.onnx_format", "write a model file as an ONNX graph"),
+    "sweep": ("scratchnn.sweeps", "search hyper-parameters on Dask (one machine or a cluster)"),
+    "serve": ("scratchnn.serve", "a local web page: draw digits, a playground, the runs"),
 }
 
 
