@@ -53,10 +53,10 @@ from .training import (
 
 __all__ = [
     "AdaGrad", "Adam", "Affine", "AveragePooling2D", "BatchNormalization", "Convolution2D",
-    "CosineDecay", "DeepConvNet", "Dropout", "EarlyStopping", "Flatten", "History",
-    "IdentityMSE", "Layer", "LeakyReLU", "MLP", "MaxPooling2D", "Momentum", "Nesterov",
-    "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid", "SigmoidBinaryCrossEntropy",
-    "SimpleConvNet", "SoftmaxCrossEntropy", "StepDecay", "Tanh", "Trainer", "TwoLayerNet", "__version__", "evaluate", "fit", "gradient_check", "load_catvnoncat",
-    "load_fashion_mnist", "load_mnist", "load_model", "save_model", "sigmoid",
-    "softmax",
+    "CosineDecay", "DeepConvNet", "Dropout", "EarlyStopping", "Flatten", "History", "IdentityMSE",
+    "Layer", "LeakyReLU", "MLP", "MaxPooling2D", "Momentum", "Nesterov", "RMSprop", "ReLU", "SGD",
+    "Sequential", "Sigmoid", "SigmoidBinaryCrossEntropy", "SimpleConvNet", "SoftmaxCrossEntropy",
+    "StepDecay", "Tanh", "Trainer", "TwoLayerNet", "__version__", "evaluate", "fit",
+    "gradient_check", "load_catvnoncat", "load_fashion_mnist", "load_mnist", "load_model",
+    "save_model", "sigmoid", "softmax"
 ]
