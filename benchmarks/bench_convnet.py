@@ -13,8 +13,9 @@ Each round trains ``--batches`` mini-batches with Adam in scratchnn, then in PyT
 order alternates between rounds so that neither always runs on a warmer machine); the
 times are scaled to one epoch of 60,000 images and the median over rounds is reported with
 the ratio scratchnn / PyTorch. Both libraries get the same number of BLAS/OpenMP threads.
-It also prints the size of the im2col buffers that one batch keeps (the convolutions'
-``col`` matrices, all alive at once between forward and backward).
+It also prints what the convolutions of one batch keep between forward and backward (their
+inputs; the plain im2col path, for strides above 1, keeps its ``col`` matrices), and the
+peak resident memory of the whole run.
 
 Without ``--data-dir`` the images are uniform noise of MNIST's shape (the time of a step
 does not depend on the pixel values); with it, the first images of MNIST's training set.
@@ -24,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import resource
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -121,17 +124,26 @@ def train(args: argparse.Namespace) -> int:
                 from scratchnn.files.model_file import save_model
 
                 save_model(net, args.save, {"epoch": epoch, "test_accuracy": accuracy})
+            print(f"peak memory so far: {peak_memory_mb():.0f} MiB", flush=True)
             if args.time_limit and time.perf_counter() - start > args.time_limit:
                 print(f"stopping: time limit of {args.time_limit} s reached")
                 break
     return 0
 
 
-def im2col_bytes(net, batch: np.ndarray) -> tuple[int, int]:
-    """(largest, total) bytes of the convolutions' col buffers after a training forward."""
+def kept_bytes(net, batch: np.ndarray) -> tuple[int, int]:
+    """(largest, total) bytes that the convolutions keep for backward after a training
+    forward: their col matrices on the plain im2col path, else their inputs."""
     net.forward(batch, train=True)
-    sizes = [layer.col.nbytes for layer in net.layers if isinstance(layer, Convolution2D)]
+    sizes = [(layer.x if layer.col is None else layer.col).nbytes
+             for layer in net.layers if isinstance(layer, Convolution2D)]
     return max(sizes), sum(sizes)
+
+
+def peak_memory_mb() -> float:
+    """Peak resident set size of this process so far (ru_maxrss: kB on Linux)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,11 +169,11 @@ def main(argv: list[str] | None = None) -> int:
 
     x, t = _images(args)
     make = SimpleConvNet if args.model == "simple" else DeepConvNet
-    largest, total = im2col_bytes(make(seed=0), x[: args.batch_size])
+    largest, total = kept_bytes(make(seed=0), x[: args.batch_size])
     print(f"model {args.model}, {args.batches} batches of {args.batch_size} per round, "
           f"{args.threads} thread(s)")
-    print(f"im2col buffers of one batch: largest {largest / 2**20:.1f} MiB, "
-          f"all layers {total / 2**20:.1f} MiB")
+    print(f"kept by the convolutions for backward, one batch: largest "
+          f"{largest / 2**20:.1f} MiB, all layers {total / 2**20:.1f} MiB")
 
     torch = None
     if not args.no_torch:
@@ -198,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         theirs_s = statistics.median(theirs)
         line += f", pytorch {theirs_s:.1f} s/epoch, ratio {ours_s / theirs_s:.2f}x"
     print(line)
+    print(f"peak memory: {peak_memory_mb():.0f} MiB")
     return 0
 
 

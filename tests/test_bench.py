@@ -30,8 +30,9 @@ def _accuracy(cells: list[str]) -> float:
     return float(cells[-1].rstrip("%"))
 
 
-def test_quick_run_without_data_prints_every_benchmark(capsys):
-    assert bench.main(["--quick", "--no-peers"]) == 0
+def test_quick_run_without_data_prints_every_benchmark(capsys, monkeypatch):
+    monkeypatch.delenv("SCRATCHNN_DATA", raising=False)
+    assert bench.main(["--quick", "--no-peers", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("task"))
     assert header.split()[:3] == ["task", "implementation", "seconds"]
@@ -325,3 +326,97 @@ def test_bench_states_the_thread_rule(capsys):
     assert "the peers and the matmul bound keep" in out
     assert "large: scratchnn's Trainer" not in out  # large products keep every thread
     assert bench._engine_threads(bench._initial_network(bench.TASKS[0], 0)) == 1
+
+
+# --- the ConvNets' NumPy-by-hand floor and the warnings of the report (issues 19, 14) ------
+
+
+@pytest.mark.parametrize("task_name", ["simpleconv", "deepconv"])
+def test_the_hand_written_convnet_epoch_trains_the_same_network(shared_data, task_name):
+    """NumPy by hand and the Trainer do the same arithmetic for the ConvNets too: after 3
+    Adam steps from the same weights, on the same batches, with the same Dropout masks, their
+    weights agree to float32 rounding."""
+    from threadpoolctl import threadpool_limits
+
+    task = next(t for t in bench.TASKS if t.name == task_name)
+    full = bench.load_data(str(shared_data), quick=True)
+    data = bench.Data(full.x_train[:300], full.t_train[:300], full.x_test, full.t_test,
+                      full.source)
+    net = bench._conv_net(task, 3)
+    x, t, scale = bench._conv_batches(data)
+    assert x.shape == (300, 1, 28, 28) and scale == 1.0
+    with threadpool_limits(1):
+        sn.Trainer(net, sn.Adam(lr=bench.CONV_LR), epochs=1, batch_size=bench.BATCH_SIZE,
+                   seed=3, progress=False).fit(x, t)
+        seconds, params = bench._by_hand_conv_epoch(task, data, 3)
+    assert seconds > 0
+    start = bench._conv_net(task, 3).params
+    assert len(params) == len(start) == len(net.params)
+    for (name, p_net), p in zip(net.params.items(), params, strict=True):
+        assert p.dtype == np.float32 and p.shape == p_net.shape
+        assert np.abs(p_net - start[name]).max() > 1e-3  # both really trained (Adam: ~3e-3)
+        np.testing.assert_allclose(p, p_net, rtol=0, atol=1e-6, err_msg=name)
+
+
+def test_convnet_rows_print_the_floor_and_its_ratio(capsys, shared_data):
+    argv = ["--quick", "--only", "simpleconv,deepinfer", "--markdown", "--threads", "1",
+            "--data-dir", str(shared_data)]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    simple = next(t for t in bench.TASKS if t.name == "simpleconv")
+    ours = _row(out, simple.title, "scratchnn")
+    assert ours[6].endswith("x")  # vs NumPy by hand
+    assert _row(out, simple.title, "NumPy by hand")[2]
+    infer = next(t for t in bench.TASKS if t.name == "deepinfer")
+    # fresh weights, but the same ones: both classify the 500 images alike
+    assert _accuracy(_row(out, infer.title, "scratchnn")) == \
+        _accuracy(_row(out, infer.title, "NumPy by hand"))
+    assert "scaled from its first 100 batches" in out
+
+
+def test_quick_run_reads_mnist_from_scratchnn_data(capsys, monkeypatch, shared_data):
+    monkeypatch.setenv("SCRATCHNN_DATA", str(shared_data))
+    assert bench.main(["--quick", "--no-peers", "--only", "relu"]) == 0
+    assert "MNIST, 1,000 training / 500 test images" in capsys.readouterr().out
+
+
+def test_a_busy_machine_is_named_in_the_report(capsys, monkeypatch):
+    assert bench.busy_warning((0.3, 1.9), cpus=2, threads=1) is None  # our own thread
+    assert bench.busy_warning((None, None), cpus=2, threads=1) is None
+    assert "busy (load average 1.50 before" in bench.busy_warning((1.5, 1.0), cpus=2, threads=1)
+    assert "busy" in bench.busy_warning((0.2, 3.5), cpus=2, threads=2)  # others came in
+    monkeypatch.setattr(bench, "_load_average", lambda: 7.5)
+    monkeypatch.delenv("SCRATCHNN_DATA", raising=False)
+    assert bench.main(["--quick", "--no-peers", "--only", "relu"]) == 0
+    assert "warning: the machine is busy (load average 7.50 before" in capsys.readouterr().out
+
+
+def test_a_time_below_its_own_matmul_bound_is_called_unreliable():
+    task = bench.TASKS[0]
+    results = [bench.Result(task, bench.SCRATCHNN, "scratchnn", [0.44, 0.5, 0.4]),
+               bench.Result(task, bench.BY_HAND, "NumPy by hand", [1.2, 1.1, 1.3]),
+               bench.Result(task, bench.PYTORCH, "PyTorch", [2.0, 2.0, 2.0]),
+               bench.Result(task, bench.MATMUL, "matmul bound", [1.0, 1.0, 1.0])]
+    warnings_ = bench.below_bounds(results)
+    # scratchnn below the bound (0.44x) and far below NumPy by hand (0.37x)
+    assert len(warnings_) == 2
+    assert warnings_[0].startswith("relu: scratchnn measured 0.44x its own matmul bound")
+    lines = bench.target_lines([results], None)
+    assert lines[0] == ("relu: 0.22x PyTorch (target <= 0.6x): met (unreliable: below its own "
+                        "bound)")
+    results[0].seconds = [1.3, 1.4, 1.5]  # 1.15x NumPy by hand, 0.7x PyTorch
+    assert bench.below_bounds(results) == []
+    assert bench.target_lines([results], None)[0].endswith("MISSED")
+
+
+def test_pytorch_classifies_with_the_same_convnet(capsys, shared_data):
+    pytest.importorskip("torch")
+    argv = ["--quick", "--only", "simpleconv,deepinfer", "--markdown", "--threads", "1",
+            "--data-dir", str(shared_data)]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    simple = next(t for t in bench.TASKS if t.name == "simpleconv")
+    assert _row(out, simple.title, "scratchnn")[3].endswith("x")  # vs PyTorch
+    infer = next(t for t in bench.TASKS if t.name == "deepinfer")
+    ours, theirs = _row(out, infer.title, "scratchnn"), _row(out, infer.title, "PyTorch")
+    assert abs(_accuracy(ours) - _accuracy(theirs)) <= 0.4, (ours, theirs)  # 2 of 500

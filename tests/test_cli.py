@@ -169,7 +169,7 @@ def test_early_stopping_watches_a_validation_split_never_the_test_set(tmp_path, 
     out = capsys.readouterr().out
     assert "holding out 10% of the training set" in out
     assert "810 samples, validating on 90, testing on 900 at the end" in out
-    assert "val acc" in out.splitlines()[2]
+    assert "val_acc" in out.splitlines()[2]
     history = json.loads((tmp_path / "history.json").read_text())
     meta = load_model(tmp_path / "model.npz").meta["metadata"]
     # The per-epoch column is the validation accuracy: 90 samples, a multiple of 1/90.
@@ -359,7 +359,9 @@ def test_plot_commands(trained, shared_data, tmp_path, monkeypatch, capsys):
     runs = [
         (["activations"], "activations.png"),
         (["activation-histograms", "--activation", "relu", "-o", "h.png"], "h.png"),
-        (["gradient-descent", "--function", "elongated"], "gradient-descent.png"),
+        (["gradient-descent", "--function", "elongated"], "gradient_descent.png"),
+        (["curves", str(out)], "learning_curves.png"),  # the name train gives it
+        (["optimizers", "--steps", "5", "--limit", "500"], "optimizers.png"),
         (["curves", str(out / "history.json"), "-o", "curves.svg"], "curves.svg"),
         (["curves", str(out), "-o", "curves.png"], "curves.png"),  # a run folder
         (["weights", str(out / "model.npz"), "-o", "w.png"], "w.png"),
@@ -413,3 +415,226 @@ def test_evaluate_a_checkpoint_finds_its_data_set(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["evaluate", str(run / "checkpoint.npz"), "--out", str(tmp_path)]) == 0
     assert "on 800 test samples" in capsys.readouterr().out
+
+
+
+# --- issue 14: what a learner runs into ----------------------------------------------------
+
+
+def test_every_usage_error_is_one_line(capsys):
+    for argv in (["train", "--epochs", "-1"], ["train", "--hidden", "0"],
+                 ["train", "--dataset", "imagenet"], ["predict", "model.npz"]):
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, (argv, err)
+        assert err.startswith("scratchnn ") and "--help" in err
+
+
+def test_run_folder_that_takes_no_files_is_refused_before_training(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    assert cli.main(["train", "--dataset", "xor", "--out", str(tmp_path / "a-file" / "run"),
+                     "--checkpoint-every", "0"]) == 1
+    out, err = capsys.readouterr()
+    assert "training" not in out  # not a single step was taken
+    assert "a-file/run cannot take the run's files" in err and len(err.splitlines()) == 1
+
+
+def test_a_late_write_failure_keeps_the_trained_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(cli.runs.tempfile, "tempdir", None)
+    real_save = cli.save_model
+
+    def full_disk(model, path, metadata=None):
+        if Path(path).parent == tmp_path / "run":
+            raise OSError(28, "No space left on device")
+        return real_save(model, path, metadata)
+
+    monkeypatch.setattr(cli, "save_model", full_disk)
+    assert cli.main(["train", "--dataset", "xor", "--epochs", "2", "--out",
+                     str(tmp_path / "run"), "--checkpoint-every", "0", "--no-plots"]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "the trained model is saved in" in err
+    saved = Path(err.split("saved in ")[1].split(" instead")[0])
+    assert saved.parent.parent == tmp_path / "tmp"
+    assert load_model(saved).accuracy(*load_dataset("xor")[2:4]) > 0.6
+
+
+def test_evaluate_on_other_data_says_so_and_keeps_the_run_figures(tmp_path, capsys):
+    run = tmp_path / "spirals"
+    assert cli.main(["train", "--dataset", "spirals", "--epochs", "2", "--out", str(run)]) == 0
+    before = (run / "confusion_matrix.png").read_bytes()
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run), "--dataset", "circles"]) == 0
+    out = capsys.readouterr().out
+    assert "was trained on spirals, not on circles" in out
+    assert "confusion_matrix-circles.png" in out
+    assert (run / "confusion_matrix.png").read_bytes() == before
+    assert (run / "confusion_matrix-circles.png").exists()
+
+
+def test_output_is_flushed_after_each_epoch():
+    class Stream:
+        def __init__(self):
+            self.events = []
+
+        def write(self, text):
+            self.events.append("write")
+
+        def flush(self):
+            self.events.append("flush")
+
+    stream = Stream()
+    table = cli._EpochTable(stream=stream)
+    table.on_epoch_end(None, 1, {"loss": 0.5, "train_acc": 0.9, "val_acc": 0.8, "lr": 0.1,
+                                 "time": 1.0})
+    assert stream.events[-1] == "flush"
+
+
+def test_the_table_names_its_columns_as_history_csv_does(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", "xor", "--epochs", "2", "--out", str(tmp_path),
+                     "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.split()[:1] == ["epoch"])
+    csv_header = (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
+    assert header.split() == [c for c in csv_header if c != "val_loss"]
+    assert "val_acc is the test set's accuracy" in out
+
+
+def test_early_stopping_says_which_epoch_it_kept(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", "spirals", "--epochs", "40", "--patience", "2",
+                     "--lr", "0.5", "--out", str(tmp_path), "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    history = json.loads((tmp_path / "history.json").read_text())
+    accs = [r["val_acc"] for r in history["epochs"]]
+    best = accs.index(max(accs)) + 1
+    assert f"kept the weights of epoch {best} (val_acc {100 * max(accs):.2f}%" in out \
+        or f"kept the weights of the last epoch, {best}" in out
+
+
+def test_extending_a_finished_run_says_what_the_schedule_does(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", "xor", "--epochs", "3", "--out", str(tmp_path),
+                     "--no-plots"]) == 0
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(tmp_path), "--epochs", "5"]) == 0
+    out = capsys.readouterr().out
+    # cosine over 3 epochs ended at 0.01 * 0.25; laid out over 5, epoch 4 gets
+    # 0.01 * (1 + cos(3 pi / 5)) / 2
+    assert ("extending the run from 3 to 5 epochs: training continues from epoch 4; the "
+            "cosine learning-rate schedule is laid out again over 5 epochs") in out
+    assert "epoch 3 had lr 0.0025, epoch 4 gets 0.00345" in out
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["epochs"][3]["lr"] == pytest.approx(0.01 * (1 + np.cos(3 * np.pi / 5)) / 2)
+
+
+def test_resuming_from_a_model_file_explains_what_a_checkpoint_is(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", "xor", "--epochs", "1", "--out", str(tmp_path),
+                     "--no-plots"]) == 0
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(tmp_path / "model.npz"), "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "model.npz is a model file, not a checkpoint" in err
+    assert "optimizer's state and the history" in err
+
+
+def test_a_model_saved_from_python_is_usable_by_the_cli(shared_data, tmp_path, capsys,
+                                                        monkeypatch):
+    monkeypatch.setenv("SCRATCHNN_DATA", str(shared_data))
+    monkeypatch.chdir(tmp_path)
+    from scratchnn import MLP, save_model
+
+    save_model(MLP([784, 16, 10], seed=0), "mnist.npz")
+    assert cli.main(["evaluate", "mnist.npz", "--limit", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "names no data set; using mnist, which fits its 784 inputs" in out
+    assert "on 300 test samples" in out
+
+
+def test_predict_show_saves_what_the_model_sees(trained, tmp_path, capsys):
+    out, _, _ = trained
+    image = _draw("7", tmp_path / "seven.png")
+    assert cli.main(["predict", str(out), str(image), "--show"]) == 0
+    line = capsys.readouterr().out.strip()
+    seen = tmp_path / "seven.seen.png"
+    assert f"[the model saw {seen}]" in line
+    with Image.open(seen) as picture:
+        assert picture.size == (224, 224)  # 28x28, 8 times larger
+        small = np.asarray(picture.convert("L"))[::8, ::8] / 255
+    from scratchnn.images import load_digit
+
+    np.testing.assert_allclose(small, load_digit(image), atol=1 / 255 + 1e-6)
+
+
+def test_predict_flags_a_picture_unlike_the_training_data(trained, tmp_path, capsys):
+    out, _, _ = trained
+    meta = load_model(out / "model.npz").meta["metadata"]["novelty"]
+    assert meta["score"] == "energy" and meta["calibrated_on"] == "test set"
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200), np.uint8))
+    noise.save(tmp_path / "noise.png")
+    digit = _draw("0", tmp_path / "zero.png")
+    assert cli.main(["predict", str(out), str(tmp_path / "noise.png"), str(digit)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "unlike the data the model was trained on" in lines[0]
+    assert "unlike" not in lines[1]
+
+
+def test_predict_reads_photos_for_a_cat_model(shared_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SCRATCHNN_DATA", str(shared_data))
+    run = tmp_path / "cats"
+    assert cli.main(["train", "--dataset", "catvnoncat", "--epochs", "3", "--hidden", "7",
+                     "--out", str(run), "--no-plots"]) == 0
+    capsys.readouterr()
+    from scratchnn.data import load_catvnoncat
+
+    cats = load_catvnoncat()
+    Image.fromarray(cats.test_x[0]).resize((300, 200)).save(tmp_path / "photo.jpg")
+    assert cli.main(["predict", str(run), str(tmp_path / "photo.jpg"), "--top", "1"]) == 0
+    answer = capsys.readouterr().out
+    assert answer.startswith(f"{tmp_path / 'photo.jpg'}: ")
+    assert answer.split(": ")[1].split(" (")[0] in ("cat", "non-cat")
+
+
+def test_decision_boundaries_for_2d_sets_in_train_and_plot(tmp_path, capsys):
+    run = tmp_path / "circles"
+    assert cli.main(["train", "--dataset", "circles", "--epochs", "2", "--out", str(run)]) == 0
+    assert (run / "decision_boundary.png").stat().st_size > 1000
+    target = tmp_path / "db.png"
+    assert cli.main(["plot", "decision-boundary", str(run), "-o", str(target)]) == 0
+    assert target.stat().st_size > 1000
+    assert cli.main(["plot", "decision-boundary", str(run), "-o", str(target)]) == 0
+
+
+def test_compare_overlays_runs_in_one_figure_and_one_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, lr in (("slow", "0.001"), ("fast", "0.05")):
+        assert cli.main(["train", "--dataset", "xor", "--epochs", "3", "--lr", lr,
+                         "--out", name, "--no-plots"]) == 0
+    capsys.readouterr()
+    assert cli.main(["compare", "slow", "fast"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:5] == ["run", "epochs", "loss", "train_acc", "val_acc"]
+    for line, name in zip(lines[1:3], ("slow", "fast"), strict=True):
+        history = json.loads((tmp_path / name / "history.json").read_text())
+        assert line.split()[0] == name
+        assert f"{100 * history['epochs'][-1]['val_acc']:.2f}%" in line
+    assert (tmp_path / "compare.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("network", ["conv", "batchnorm", "dropout"])
+def test_gradcheck_of_conv_batchnorm_and_dropout_networks(network, capsys):
+    assert cli.main(["gradcheck", "--network", network]) == 0
+    out = capsys.readouterr().out
+    assert "backprop agrees" in out and "FAIL" not in out
+
+
+def test_initialisers_draw_in_the_models_dtype():
+    import tracemalloc
+
+    from scratchnn.init import initialize
+
+    tracemalloc.start()
+    W = initialize("he", (1000, 2000), rng=0, dtype=np.float32)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert W.dtype == np.float32
+    assert peak < 1.5 * W.nbytes  # a float64 draw, then a cast, would take 3x

@@ -55,6 +55,7 @@ def test_environment_variable(shared_data, monkeypatch):
 
 def test_missing_files(tmp_path, monkeypatch):
     monkeypatch.setenv("SCRATCHNN_DATA", str(tmp_path / "env"))
+    (tmp_path / "arg").mkdir()
     with pytest.raises(FileNotFoundError) as info:
         load_catvnoncat(data_dir=tmp_path / "arg")
     message = str(info.value)
@@ -122,3 +123,10 @@ def test_datasets_that_are_not_image_arrays(tmp_path):
         f["train_set_y"] = np.zeros(209, np.int64)
     with pytest.raises(ValueError, match=f"{path}: not a readable cat-vs-non-cat HDF5 file"):
         load_catvnoncat(data_dir=tmp_path / "data")
+
+
+def test_a_data_dir_that_does_not_exist_is_an_error_not_a_fallback(shared_data, monkeypatch,
+                                                                    tmp_path):
+    monkeypatch.setenv("SCRATCHNN_DATA", str(shared_data))  # would have the files
+    with pytest.raises(FileNotFoundError, match=r"data folder .*typo does not exist"):
+        load_catvnoncat(data_dir=tmp_path / "typo")

@@ -138,8 +138,17 @@ def test_warm_cache_does_not_need_the_source(mnist_default, tmp_path):
     decoded = cache_dir() / "decoded" / "mnist"
     sha = mnist_module.MNIST.sha256["train-images-idx3-ubyte"]
     assert (decoded / f"train-images-idx3-ubyte-{sha}.npy").is_file()
-    (x, t), _ = load_mnist(data_dir=tmp_path / "nothing-here")
+    (x, t), _ = load_mnist(data_dir=tmp_path)  # a folder without mnist/
     assert np.array_equal(x, mnist_default[0][0])
+
+
+def test_a_data_dir_that_does_not_exist_is_an_error_even_with_a_warm_cache(mnist_default,
+                                                                          tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"data folder .*nothing-here does not exist"):
+        load_mnist(data_dir=tmp_path / "nothing-here")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(FileNotFoundError, match=r"a-file is not a folder"):
+        load_mnist(data_dir=tmp_path / "a-file")
 
 
 @pytest.mark.parametrize("dtype", [np.int32, "uint8", bool, "not-a-type"])
@@ -344,6 +353,7 @@ def test_full_disk_while_caching_decoded_arrays(tmp_path, fresh_cache, fake, mon
 
 def test_nothing_anywhere(tmp_path, fresh_cache, fake, monkeypatch):
     monkeypatch.setenv("SCRATCHNN_DATA", str(tmp_path / "env-data"))
+    (tmp_path / "arg-data").mkdir()
     with pytest.raises(FileNotFoundError) as info:
         load_fashion_mnist(data_dir=tmp_path / "arg-data")
     message = str(info.value)

@@ -77,3 +77,40 @@ def test_plot_activation_histograms_marks_values_beyond_the_range():
     assert texts and all(t.endswith("> 1") for t in texts)
     with pytest.raises(ValueError, match="at least one"):
         plot_activation_histograms([])
+
+
+def test_optimizer_paths_follow_the_books_steps():
+    from scratchnn.figures.experiments import optimizer_paths
+
+    paths = optimizer_paths(steps=30)
+    assert list(paths) == ["SGD", "Momentum", "AdaGrad", "Adam"]
+    # SGD, lr 0.95, from (-7, 2): the gradient is (x/10, 2y)
+    np.testing.assert_allclose(paths["SGD"][1], [-7 + 0.95 * 0.7, 2 - 0.95 * 4])
+    # AdaGrad's first step is lr * g / |g| per coordinate: 1.5 in each
+    np.testing.assert_allclose(paths["AdaGrad"][1], [-5.5, 0.5], atol=1e-6)
+    for name, path in paths.items():
+        assert path.shape == (31, 2)
+        assert np.linalg.norm(path[-1]) < np.linalg.norm(path[0]) / 5, name
+
+
+def test_optimizer_comparison_draws_paths_and_mnist_curves(tmp_path):
+    from scratchnn.figures.experiments import (
+        optimizer_curves,
+        optimizer_paths,
+        plot_optimizer_comparison,
+    )
+
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 784), dtype=np.float32)
+    t = (x[:, :392].sum(axis=1) > x[:, 392:].sum(axis=1)).astype(np.int64)
+    curves = optimizer_curves(x, t, iterations=20, batch_size=32)
+    assert all(c.shape == (20,) and np.isfinite(c).all() for c in curves.values())
+    fig = plot_optimizer_comparison(optimizer_paths(), curves, path=tmp_path / "o.png")
+    assert isinstance(fig, Figure) and len(fig.axes) == 5
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+    assert (tmp_path / "o.png").stat().st_size > 1000
+
+
+def test_activation_histograms_have_axis_labels():
+    fig = plot_activation_histograms(["he"], "relu", layers=2, samples=50)
+    assert fig.get_supxlabel() and fig.get_supylabel()

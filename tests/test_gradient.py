@@ -162,3 +162,21 @@ def test_gradient_check_of_a_float32_model_warns():
     with pytest.warns(UserWarning, match="not float64.*dtype=np.float64"):
         errors = sn.gradient_check(net, x, t)
     assert set(errors) == {"W1", "b1", "W2", "b2"}
+
+
+def test_gradient_check_refuses_dropout_that_draws_fresh_masks():
+    from scratchnn.layers import Affine, Tanh
+    from scratchnn.network import Sequential
+    from scratchnn.regularization import Dropout
+
+    rng = np.random.default_rng(0)
+    drop = Dropout(0.5, seed=0)
+    net = Sequential([Affine(rng.standard_normal((4, 5))), Tanh(), drop,
+                      Affine(rng.standard_normal((5, 3)))])
+    x, t = rng.standard_normal((6, 4)), np.arange(6) % 3
+    with pytest.raises(ValueError, match=r"layers \[2\] \(Dropout\) draw a new mask on every "
+                                         "pass"):
+        sn.gradient_check(net, x, t)
+    net.backprop(x, t)
+    drop.freeze()
+    assert max(sn.gradient_check(net, x, t).values()) < 1e-7

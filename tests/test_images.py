@@ -173,3 +173,37 @@ def test_bad_inputs(tmp_path):
         load_digit(tmp_path / "missing.png")
     with pytest.raises(ValueError, match="grey"):
         to_mnist(np.zeros((2, 3, 4, 5)))
+
+
+@pytest.mark.parametrize("pixels", [1.5, 3.0])  # Pillow warns above its limit, refuses at 2x
+def test_a_picture_too_large_to_decode_is_one_error_naming_the_file(tmp_path, monkeypatch,
+                                                                    pixels):
+    path = tmp_path / "huge.png"
+    Image.new("L", (100, 100), 255).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", int(100 * 100 / pixels))
+    with pytest.raises(ValueError, match=r"huge\.png: too large to decode safely"):
+        load_digit(path)
+
+
+def test_load_picture_reads_a_photo_as_the_course_does(tmp_path):
+    from scratchnn.images import load_picture
+
+    rgb = np.zeros((128, 64, 3), dtype=np.uint8)
+    rgb[:64] = (255, 0, 0)  # top half red, bottom half black
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    picture = load_picture(tmp_path / "photo.png")
+    assert picture.shape == (64, 64, 3) and picture.dtype == np.float32
+    np.testing.assert_allclose(picture[5, 10], [1.0, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(picture[60, 10], [0.0, 0.0, 0.0], atol=1e-6)
+
+
+def test_save_seen_writes_the_picture_beside_the_image(tmp_path):
+    from scratchnn.images import save_seen
+
+    digit = np.zeros((28, 28), dtype=np.float32)
+    digit[10:18, 12:16] = 1.0
+    where = save_seen(digit, tmp_path / "mine.jpg")
+    assert where == tmp_path / "mine.seen.png"
+    with Image.open(where) as image:
+        back = np.asarray(image)[::8, ::8] / 255
+    np.testing.assert_array_equal(back, digit)

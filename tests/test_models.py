@@ -72,15 +72,14 @@ def test_deep_convnet_is_the_books_architecture():
     assert net.predict(x).shape == (2, 10)
 
 
-def test_im2col_buffers_of_a_batch_stay_small():
-    # A batch of 100 MNIST images keeps one float32 col matrix per convolution until backward.
+def test_what_the_convolutions_keep_for_backward_stays_small():
+    # Stride-1 convolutions keep their input, not the 9-fold im2col matrix of the batch.
     net = DeepConvNet(seed=0)
     net.forward(np.zeros((100, 1, 28, 28), dtype=np.float32), train=True)
-    cols = [la.col for la in net.layers if isinstance(la, Convolution2D)]
-    assert all(col.dtype == np.float32 for col in cols)
-    # conv2: 16 channels * 3 * 3 rows per sample, 28 * 28 output positions.
-    assert cols[1].shape == (100, 16 * 9, 28 * 28)
-    assert sum(col.nbytes for col in cols) < 500 * 2**20
+    convs = [la for la in net.layers if isinstance(la, Convolution2D)]
+    assert all(la.col is None and la.x.dtype == np.float32 for la in convs)
+    assert convs[1].x.shape == (100, 16, 28, 28)
+    assert sum(la.x.nbytes for la in convs) < 20 * 2**20
 
 
 def test_convnets_reject_bad_arguments():

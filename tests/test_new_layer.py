@@ -75,3 +75,19 @@ def test_a_new_layer_passes_the_gradient_check():
     errors = sn.gradient_check(net, x, t)
     assert set(errors) == {"W1", "b1", "a1", "W2", "b2"}
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_two_layer_classes_of_one_name_each_load_as_themselves(tmp_path):
+    class PReLU(sn.Layer):  # another learner's PReLU: the identity, without parameters
+        def forward(self, x, train=False):
+            return x
+
+        def backward(self, dout):
+            return dout
+
+    rng = np.random.default_rng(5)
+    other = sn.Sequential([sn.Affine(initialize("he", (2, 3), rng=rng)), PReLU()])
+    mine = _net(seed=6)
+    for net in (other, mine):
+        loaded = sn.load_model(sn.save_model(net, tmp_path / "net.npz"))
+        assert [type(la) for la in loaded.layers] == [type(la) for la in net.layers]

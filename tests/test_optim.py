@@ -183,3 +183,21 @@ def test_update_checks_names_and_shapes():
 def test_make_optimizer_by_name():
     opt = sn.optim.make_optimizer("Adam", lr=0.003)
     assert isinstance(opt, sn.Adam) and opt.lr == 0.003
+
+
+def test_nesterov_is_the_books_code_since_its_2021_fix():
+    """common/optimizer.py of the book, as fixed in 2021: p moves with the old v, then v."""
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(3) for _ in range(5)]
+    lr, momentum = 0.1, 0.9
+    p_book, v = np.ones(3), np.zeros(3)
+    for g in grads:
+        p_book += momentum * momentum * v
+        p_book -= (1 + momentum) * lr * g
+        v *= momentum
+        v -= lr * g
+    opt, p = sn.Nesterov(lr=lr, momentum=momentum), {"w": np.ones(3)}
+    for g in grads:
+        opt.update(p, {"w": g})
+    np.testing.assert_allclose(p["w"], p_book, rtol=1e-14)
+    assert "2021 fix" in sn.Nesterov.__doc__

@@ -50,7 +50,7 @@ def test_learning_curves_png_and_svg(tmp_path):
     loss_ax, acc_ax = fig.axes
     np.testing.assert_array_equal(loss_ax.lines[0].get_ydata(), history.loss)
     assert [line.get_label() for line in acc_ax.lines] == ["train", "test"]
-    np.testing.assert_array_equal(acc_ax.lines[1].get_ydata(), history.val_acc)
+    np.testing.assert_allclose(acc_ax.lines[1].get_ydata(), 100 * history.val_acc)  # percent
     plots.plot_learning_curves(history, path=tmp_path / "curves.svg")
     assert (tmp_path / "curves.svg").read_text().lstrip().startswith("<?xml")
 
@@ -171,3 +171,54 @@ def test_unknown_suffix_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"\.png or \.svg"):
         plots.plot_activations(path=tmp_path / "a.pdf")
     assert not list(tmp_path.iterdir())
+
+
+def _spirals_model():
+    from scratchnn.data import load_dataset
+
+    ds = load_dataset("spirals")
+    net = MLP([2, 16, 3], seed=0)
+    Trainer(net, "adam", epochs=3, seed=0).fit(ds.x_train, ds.t_train, ds.x_test, ds.t_test)
+    return net, ds
+
+
+def test_every_plot_labels_its_axes_and_shows_accuracy_in_percent(tmp_path):
+    net, ds = _spirals_model()
+    history = History(10)
+    history.loss = np.linspace(1, 0.1, 20)
+    history.records = [dict(epoch=e, loss=1.0 / e, train_acc=0.5 + 0.1 * e, val_acc=0.4 + 0.1 * e,
+                            val_loss=None, lr=0.1, time=1.0) for e in (1, 2)]
+    figures = [
+        plots.plot_activations(),
+        plots.plot_learning_curves(history),
+        plots.plot_confusion_matrix(np.eye(3, dtype=int)),
+        plots.plot_gradient_descent_path(lambda p: float(p @ p), np.array([[1.0, 1.0], [0, 0]])),
+        plots.plot_decision_boundary(net, ds.x_test, ds.t_test),
+        plots.plot_runs({"a": history, "b": history}),
+    ]
+    for fig in figures:
+        for ax in fig.axes:
+            if ax.axison and ax.get_label() != "<colorbar>":
+                assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
+    accuracy_axes = figures[1].axes[1]
+    assert accuracy_axes.get_ylabel() == "accuracy (%)"
+    assert accuracy_axes.lines[0].get_ydata()[1] == pytest.approx(70.0)
+    assert figures[5].axes[1].lines[0].get_ydata()[0] == pytest.approx(50.0)
+
+
+def test_decision_boundary_shades_what_the_model_predicts(tmp_path):
+    net, ds = _spirals_model()
+    fig = plots.plot_decision_boundary(net, ds.x_test, ds.t_test, resolution=50,
+                                       path=tmp_path / "db.png")
+    _check_png(tmp_path / "db.png")
+    shaded = fig.axes[0].collections[0]
+    assert len(fig.axes[0].collections) == 1 + 3  # the shaded classes, a scatter per class
+    assert shaded is not None
+    with pytest.raises(ValueError, match=r"2-D points x \(N, 2\)"):
+        plots.plot_decision_boundary(net, ds.x_test[:, :1], ds.t_test)
+
+
+def test_one_file_name_per_figure():
+    assert plots.FIGURE_FILES["curves"] == "learning_curves.png"
+    assert plots.FIGURE_FILES["gradient-descent"] == "gradient_descent.png"
+    assert len(set(plots.FIGURE_FILES.values())) == len(plots.FIGURE_FILES)

@@ -103,7 +103,8 @@ def test_fast_run_matches_everything_it_runs(shared_data, tmp_path, capsys):
     assert " NO" not in out and "skipped (--fast)" in out
     assert "5 gradient check" in out  # the gradient check runs even with --fast
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "activations.png", "gradient_descent.png", "mnist_sample_weights_misclassified.png"
+        "activations.png", "gradient_descent.png", "mnist_sample_weights_misclassified.png",
+        "reproduce.json",
     ]
 
 
@@ -144,11 +145,36 @@ def test_a_mismatch_gives_exit_status_1(monkeypatch, capsys, tmp_path):
 def test_a_missing_data_set_stops_only_its_own_experiment(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("SCRATCHNN_DATA", raising=False)
     monkeypatch.setenv("SCRATCHNN_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "empty").mkdir()
     status = reproduce.run(_parse("--only", "6", "--only", "1", "--fast", "--out",
                                   str(tmp_path / "out"), "--data-dir", str(tmp_path / "empty")))
     out = capsys.readouterr().out
     assert status == 1
-    assert "6 cat-two-layer" in out and "not run: cat-vs-non-cat: train_catvnoncat.h5 not found" \
-        in out
+    assert "6 cat-two-layer" in out and "not run: cat-vs-non-cat: train_catvnoncat.h5" in out
+    import json  # the table shortens the message to fit 120 columns; the JSON keeps it all
+
+    rows = json.loads((tmp_path / "out" / "reproduce.json").read_text())
+    assert "train_catvnoncat.h5 not found" in rows[1]["reproduced"]
     assert "1 toy network: forward([1.0, 0.5])" in out  # the experiment before still reported
     assert "1 of 2 do NOT match" in out
+
+
+def test_the_table_fits_120_columns_and_the_json_keeps_every_value(tmp_path):
+    long = "[" + ", ".join(["0.123456789012345"] * 8) + "]"
+    rows = [Row("9 an experiment with a rather long name: cost at iteration 2499", long,
+                long, True), Row("short", "1.0", "1.0", False)]
+    table = format_table(rows)
+    assert max(len(line) for line in table.splitlines()) == 120
+    assert "..." in table and "NO" in table
+    path = reproduce._write_json(rows, tmp_path)
+    import json
+
+    assert json.loads(path.read_text())[0]["reproduced"] == long
+
+
+def test_the_two_cat_cost_figures_are_told_apart():
+    from scratchnn.companions import course
+
+    titles = {reproduce._titled(course.plot_costs([0.7, 0.5], 0.0075), name).axes[0].get_title()
+              for name in ("two-layer", "L-layer")}
+    assert titles == {"two-layer (learning rate 0.0075)", "L-layer (learning rate 0.0075)"}

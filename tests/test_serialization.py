@@ -380,3 +380,13 @@ def test_a_layer_defined_anywhere_saves_and_loads(tmp_path):
     # Which parameters are whose is in the file: s1 is the second Scale's, not the Affine's.
     assert read_model_meta(path)["params"] == [{"s": "s0"}, {"W": "W1", "b": "b1"}, {},
                                                {"s": "s1"}, {"W": "W2", "b": "b2"}]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_infinite_weights_are_refused_naming_the_file_and_array(tmp_path, bad):
+    net = MLP([4, 3, 2], seed=0)
+    net.params["W2"][1, 0] = bad
+    path = save_model(net, tmp_path / "broken.npz")
+    with pytest.raises(ValueError, match=r"broken\.npz: array 'param/W2' holds 1 NaN or "
+                                         "infinite value"):
+        load_model(path)

@@ -11,7 +11,9 @@ import argparse
 from collections.abc import Callable
 from typing import TypeVar
 
-from . import _validate
+from ._validate import non_negative_int as valid_non_negative_int
+from ._validate import number
+from ._validate import positive_int as valid_positive_int
 
 __all__ = ["fraction", "layer_sizes", "non_negative_float", "non_negative_int",
            "positive_float", "positive_int", "seed"]
@@ -33,22 +35,22 @@ def _converter(convert: Callable[[str], T], check: Callable[[T], T],
     return parse
 
 
-positive_int = _converter(int, lambda v: _validate.positive_int(v, "value"),
+positive_int = _converter(int, lambda v: valid_positive_int(v, "value"),
                           "a positive integer")
-non_negative_int = _converter(int, lambda v: _validate.non_negative_int(v, "value"),
+non_negative_int = _converter(int, lambda v: valid_non_negative_int(v, "value"),
                               "an integer >= 0")
-seed = _converter(int, lambda v: _validate.non_negative_int(v, "seed"), "a seed >= 0")
-positive_float = _converter(float, lambda v: _validate.number(v, "value", low_open=True),
+seed = _converter(int, lambda v: valid_non_negative_int(v, "seed"), "a seed >= 0")
+positive_float = _converter(float, lambda v: number(v, "value", low_open=True),
                             "a positive number")
-non_negative_float = _converter(float, lambda v: _validate.number(v, "value"),
+non_negative_float = _converter(float, lambda v: number(v, "value"),
                                 "a number >= 0")
-fraction = _converter(float, lambda v: _validate.number(v, "fraction", high=1.0),
+fraction = _converter(float, lambda v: number(v, "fraction", high=1.0),
                       "a fraction in [0, 1)")
 
 
 def _widths(text: str) -> list[int]:
     text = text.replace(" ", "")
-    return [_validate.positive_int(int(s), "width") for s in text.split(",")] if text else []
+    return [valid_positive_int(int(s), "width") for s in text.split(",")] if text else []
 
 
 #: '256' or '100,50' or '' (no hidden layer) -> [256] / [100, 50] / []

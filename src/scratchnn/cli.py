@@ -36,16 +36,24 @@ from .figures import plots
 from .files import runs
 from .files.atomic import remove_empty_folders
 from .files.checkpoint import CHECKPOINT_FORMAT
-from .files.model_file import load_model, read_archive, save_model
+from .files.model_file import FORMAT, load_model, read_archive, read_model_meta, save_model
 from .functions import predicted_classes
 from .gradient import gradient_check, gradient_descent
-from .images import load_digit
+from .images import load_digit, load_picture, save_seen
 from .init import INITIALIZERS
 from .layers import ACTIVATIONS
 from .models import MODELS, make_model
 from .network import Sequential
+from .novelty import calibrate, detect, stored_threshold
 from .optim import OPTIMIZERS, make_optimizer
-from .training.callbacks import Callback, CosineDecay, EarlyStopping, History, StepDecay
+from .training.callbacks import (
+    Callback,
+    CosineDecay,
+    EarlyStopping,
+    History,
+    LearningRateSchedule,
+    StepDecay,
+)
 from .training.metrics import classification_report, confusion_matrix, evaluate
 from .training.trainer import Trainer
 
@@ -65,6 +73,13 @@ DELEGATED = {
 
 class UsageError(ValueError):
     """Options that do not fit together: reported like argparse's errors, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors in one line (its usage text is for --help)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 # --- models and their data ---------------------------------------------------------------
@@ -92,14 +107,30 @@ def _predictions(model: Sequential, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return predicted_classes(scores), probs
 
 
-def _model_dataset(model: Sequential, args) -> Dataset:
-    """The test data of a saved model: --dataset, or the one its file names."""
+#: The data set a model saved from Python (which names none) is taken to read, by the
+#: number of values of its input; 2-D points could be any of the toy sets.
+_DATASET_BY_INPUT_SIZE = {28 * 28: "mnist", 64 * 64 * 3: "catvnoncat"}
+
+
+def _trained_on(model: Sequential) -> str | None:
+    """The data set the model file names (a checkpoint keeps it among the run's options)."""
     meta = getattr(model, "meta", {}).get("metadata", {})
-    # A checkpoint records the data set among the run's options.
-    name = args.dataset or meta.get("dataset") or meta.get("options", {}).get("dataset")
+    return meta.get("dataset") or meta.get("options", {}).get("dataset")
+
+
+def _model_dataset(model: Sequential, args, say: bool = True) -> Dataset:
+    """The test data of a saved model: --dataset, the one its file names, or the one its
+    input size fits (for a file saved from Python, which names none)."""
+    name = args.dataset or _trained_on(model)
     if name is None:
-        raise UsageError("the model file does not say which data set it was trained on: "
-                         "pass --dataset")
+        size = int(np.prod(_input_shape(model)))
+        name = _DATASET_BY_INPUT_SIZE.get(size)
+        if name is None:
+            raise UsageError(f"the model file does not say which data set it was trained on, "
+                             f"and {size} inputs fit none for sure: pass --dataset")
+        if say:
+            print(f"the model file names no data set; using {name}, which fits its {size} "
+                  "inputs (--dataset to choose another)")
     images = len(_input_shape(model)) == 3
     return load_dataset(name, args.data_dir, images=images, dtype=model.dtype, limit=args.limit)
 
@@ -108,18 +139,22 @@ def _model_dataset(model: Sequential, args) -> Dataset:
 
 
 class _EpochTable(Callback):
-    """Prints one row per epoch (through tqdm, so that a progress bar stays intact).
+    """Prints one row per epoch (through tqdm, so that a progress bar stays intact), flushed
+    at once: ``scratchnn train > log`` shows each epoch as it ends.
 
-    ``val_label`` names the set whose accuracy is the fourth column ("test" or "val").
+    The columns have the names of history.csv and of :class:`History` (``val_acc`` is the
+    accuracy on the set watched each epoch: the validation split, else the test set).
     """
 
-    def __init__(self, val_label: str = "test", stream=None) -> None:
+    def __init__(self, stream=None) -> None:
         self.stream = stream
-        self.header = (f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  "
-                       f"{val_label + ' acc':>8}  {'lr':>9}  {'time':>6}")
+        self.header = (f"{'epoch':>5}  {'loss':>8}  {'train_acc':>9}  "
+                       f"{'val_acc':>8}  {'lr':>9}  {'time':>6}")
 
     def _write(self, line: str) -> None:
-        tqdm.write(line, file=self.stream or sys.stdout)
+        stream = self.stream or sys.stdout
+        tqdm.write(line, file=stream)
+        stream.flush()
 
     def on_train_begin(self, trainer):
         self._write(self.header)
@@ -188,11 +223,21 @@ def _resumed_options(args, given: dict) -> tuple[Path, float]:
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: no such checkpoint (a run folder holds "
                                 f"{runs.CHECKPOINT_FILE} once its first epoch is done)")
-    meta = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,), meta_only=True)[1]
+    try:
+        meta = read_archive(checkpoint, formats=(CHECKPOINT_FORMAT,), meta_only=True)[1]
+    except ValueError:
+        if _is_model_file(checkpoint):
+            raise UsageError(
+                f"{checkpoint} is a model file, not a checkpoint: it holds the trained weights "
+                f"only, and resuming needs the optimizer's state and the history too; resume "
+                f"from the run folder's {runs.CHECKPOINT_FILE} (written unless "
+                "--checkpoint-every 0)") from None
+        raise
     saved, done = meta["metadata"]["options"], meta["training"]["epoch"]
     _check_resume_options(given, saved, checkpoint)
     for key in _RUN_OPTIONS:
         setattr(args, key, saved.get(key, 0.0 if key == "val_split" else None))
+    args.started_with = args.epochs  # the epochs the run was started with
     if "epochs" in given:
         args.epochs = given["epochs"]
     if done >= args.epochs:
@@ -202,6 +247,13 @@ def _resumed_options(args, given: dict) -> tuple[Path, float]:
                          f"pass --epochs N with N > {done} to train it further")
     args.out = args.out or str(checkpoint.parent)
     return checkpoint, meta["training"]["history"].get("wall_time", 0.0)
+
+
+def _is_model_file(path: Path) -> bool:
+    try:
+        return read_model_meta(path).get("format") == FORMAT
+    except ValueError:
+        return False
 
 
 def _check_resume_options(given: dict, saved: dict, checkpoint: Path) -> None:
@@ -237,18 +289,25 @@ def _shown(value) -> str:
 
 def _output_folder(args, checkpoint: Path | None) -> tuple[Path, list[Path]]:
     """(--out, the folders this call created for it), checked before any work: a folder,
-    and not another run's (but the resumed one's); without --out, a new run folder."""
+    not another run's (but the resumed one's), and one that takes files; without --out, a
+    new run folder."""
     if args.out is None:
         try:
-            return runs.new_run_folder(f"{args.dataset}-{args.model}")
+            out, made = runs.new_run_folder(f"{args.dataset}-{args.model}")
         except runs.RunFolderError as err:
             raise UsageError(f"{err}: give --out DIR") from err
+    else:
+        try:
+            out, made = runs.check_run_folder(args.out, resumed=checkpoint), []
+        except runs.RunTaken as err:
+            raise UsageError(f"--out {err} with --resume {args.out}") from err
+        except runs.RunFolderError as err:
+            raise UsageError(f"--out {err}") from err
     try:
-        return runs.check_run_folder(args.out, resumed=checkpoint), []
-    except runs.RunTaken as err:
-        raise UsageError(f"--out {err} with --resume {args.out}") from err
+        return out, runs.check_writable(out) + made
     except runs.RunFolderError as err:
-        raise UsageError(f"--out {err}") from err
+        remove_empty_folders(made)
+        raise OSError(f"run folder {err}; give --out DIR on another disk") from err
 
 
 # --- train: the run ----------------------------------------------------------------------
@@ -272,6 +331,11 @@ def _train(args, out: Path, checkpoint: Path | None, options: dict,
     print(f"training {type(model).__name__} ({model.n_params():,} parameters) on "
           f"{args.dataset}: {len(x_train):,} samples, {held_out}; {trainer.optimizer!r}, "
           f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}, batch size {args.batch_size}")
+    if not args.val_split:
+        print("val_acc is the test set's accuracy: for watching only, nothing is decided on it")
+    if checkpoint is not None and args.epochs > args.started_with:
+        _say_extended(args, trainer)
+    sys.stdout.flush()
     try:
         history = trainer.fit(x_train, t_train, x_val, t_val, resume=checkpoint)
     except KeyboardInterrupt:
@@ -279,9 +343,19 @@ def _train(args, out: Path, checkpoint: Path | None, options: dict,
             print(f"interrupted; continue with: scratchnn train --resume {out}",
                   file=sys.stderr)
         raise
+    except BrokenPipeError:
+        raise
+    except OSError as err:  # the checkpoint could not be written: keep the model anyway
+        _rescue(model, out, err, {"dataset": args.dataset})
     if history.stopped_reason:
         print(history.stopped_reason)
-    test_acc = _save_run(args, out, model, ds, history, (x_train, t_train, x_val, t_val))
+    _say_kept(trainer)
+    try:
+        test_acc = _save_run(args, out, model, ds, history, (x_train, t_train, x_val, t_val))
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        _rescue(model, out, err, {"dataset": args.dataset})
     elapsed = time.perf_counter() - started
     saved = "model.npz and history" if args.no_plots else "model.npz, history and plots"
     training = f"training {history.wall_time - earlier_training:.1f} s"
@@ -290,6 +364,46 @@ def _train(args, out: Path, checkpoint: Path | None, options: dict,
     print(f"test accuracy {100 * test_acc:.2f}% in {elapsed:.1f} s ({training}); "
           f"saved {saved} in {out}")
     return 0
+
+
+def _rescue(model: Sequential, out: Path, err: OSError, metadata: dict) -> None:
+    """A write into the run folder failed late: save the model elsewhere, and say where."""
+    try:
+        folder = runs.rescue_folder()
+        saved = save_model(model, folder / runs.MODEL_FILE, metadata)
+    except OSError as second:
+        raise OSError(f"could not write in {out} ({err}), nor save the trained model "
+                      f"elsewhere ({second})") from err
+    raise OSError(f"could not write in {out} ({err}); the trained model is saved in "
+                  f"{saved} instead") from err
+
+
+def _say_extended(args, trainer: Trainer) -> None:
+    """Extending a run past the epochs it was started with: what the schedule does."""
+    done = args.started_with
+    text = (f"extending the run from {done} to {args.epochs} epochs: training continues from "
+            f"epoch {done + 1}")
+    schedule = next((cb for cb in trainer.callbacks if isinstance(cb, LearningRateSchedule)),
+                    None)
+    if schedule is not None:
+        lr = trainer.optimizer.lr  # the run's base rate (the checkpoint holds the same)
+        before = _schedule(args.schedule, done).factor(done) * lr
+        text += (f"; the {args.schedule} learning-rate schedule is laid out again over "
+                 f"{args.epochs} epochs, as if the run had been started with --epochs "
+                 f"{args.epochs}: epoch {done} had lr {before:.3g}, epoch {done + 1} gets "
+                 f"{schedule.factor(done + 1) * lr:.3g}")
+    print(text)
+
+
+def _say_kept(trainer: Trainer) -> None:
+    """Early stopping puts back its best epoch's weights: say which."""
+    for cb in trainer.callbacks:
+        if isinstance(cb, EarlyStopping) and cb.restore_best and cb.best_arrays:
+            print(f"kept the weights of epoch {cb.best_epoch} ({cb.monitor} "
+                  f"{100 * cb.best:.2f}%, the best), not those of the last epoch "
+                  f"({trainer.history.epochs})" if cb.best_epoch != trainer.history.epochs
+                  else f"kept the weights of the last epoch, {cb.best_epoch}, the best "
+                       f"({cb.monitor} {100 * cb.best:.2f}%)")
 
 
 def _held_out(ds: Dataset, fraction: float):
@@ -318,11 +432,10 @@ def _build_trainer(args, model: Sequential, rng: np.random.Generator, out: Path,
     kwargs = {} if args.lr is None else {"lr": args.lr}
     if args.optimizer in ("momentum", "nesterov"):
         kwargs["momentum"] = args.momentum
-    callbacks: list[Callback] = [_EpochTable("val" if args.val_split else "test")]
-    if args.schedule == "cosine":
-        callbacks.append(CosineDecay(args.epochs))
-    elif args.schedule == "step":
-        callbacks.append(StepDecay(max(1, args.epochs // 3), gamma=0.1))
+    callbacks: list[Callback] = [_EpochTable()]
+    schedule = _schedule(args.schedule, args.epochs)
+    if schedule is not None:
+        callbacks.append(schedule)
     if args.patience:
         callbacks.append(EarlyStopping("val_acc", patience=args.patience))
     return Trainer(
@@ -332,6 +445,15 @@ def _build_trainer(args, model: Sequential, rng: np.random.Generator, out: Path,
         checkpoint_dir=out if args.checkpoint_every else None,
         checkpoint_every=args.checkpoint_every or 1, metadata={"options": options},
     )
+
+
+def _schedule(name: str, epochs: int) -> LearningRateSchedule | None:
+    """The learning-rate schedule of --schedule, laid out over ``epochs``."""
+    if name == "cosine":
+        return CosineDecay(epochs)
+    if name == "step":
+        return StepDecay(max(1, epochs // 3), gamma=0.1)
+    return None
 
 
 def _save_run(args, out: Path, model: Sequential, ds: Dataset, history: History,
@@ -353,6 +475,10 @@ def _save_run(args, out: Path, model: Sequential, ds: Dataset, history: History,
         "val_accuracy": evaluate(model, x_val, t_val)[1] if args.val_split else None,
         "train_accuracy": evaluate(model, x_train[:k], t_train[:k])[1],
         "wall_time": history.wall_time,
+        # the out-of-distribution threshold of predict (scratchnn.novelty)
+        "novelty": {"score": "energy", "threshold": calibrate(model, x_val),
+                    "false_alarm": 0.05,
+                    "calibrated_on": "validation set" if args.val_split else "test set"},
     }
     save_model(model, out / runs.MODEL_FILE, metadata)
     history.save_json(out / runs.HISTORY_FILE)
@@ -365,15 +491,19 @@ def _save_run(args, out: Path, model: Sequential, ds: Dataset, history: History,
 def _training_plots(model: Sequential, ds: Dataset, history: History, out: Path,
                     validated: bool, pred: np.ndarray, probs: np.ndarray) -> None:
     """The figures of a run; ``pred`` and ``probs`` are the model's on the test set."""
-    plots.plot_learning_curves(history, val_label="validation" if validated else "test",
-                               path=out / "learning_curves.png")
+    names = plots.FIGURE_FILES
+    plots.plot_learning_curves(history, val_label="val_acc (validation set)" if validated
+                               else "val_acc (test set)", path=out / names["curves"])
     cm = confusion_matrix(ds.t_test, pred, len(ds.classes))
-    plots.plot_confusion_matrix(cm, ds.classes, path=out / "confusion_matrix.png")
+    plots.plot_confusion_matrix(cm, ds.classes, path=out / names["confusion"])
     if ds.is_images:
         plots.plot_misclassified(ds.x_test, ds.t_test, pred, probs, ds.classes,
-                                 image_shape=ds.image_shape, path=out / "misclassified.png")
+                                 image_shape=ds.image_shape, path=out / names["misclassified"])
         if model.params["W1"].ndim == 4 or model.params["W1"].shape[0] == 784:
-            plots.plot_first_layer_weights(model, path=out / "first_layer_weights.png")
+            plots.plot_first_layer_weights(model, path=out / names["weights"])
+    else:
+        plots.plot_decision_boundary(model, ds.x_test, ds.t_test, ds.classes,
+                                     path=out / names["decision-boundary"])
 
 
 # --- evaluate / predict ------------------------------------------------------------------
@@ -382,6 +512,7 @@ def _training_plots(model: Sequential, ds: Dataset, history: History, out: Path,
 def cmd_evaluate(args) -> int:
     model_file = runs.in_run(args.model_file, runs.MODEL_FILE)
     model = load_model(model_file)
+    trained_on = _trained_on(model)
     ds = _model_dataset(model, args)
     pred, probs = _predictions(model, ds.x_test)
     k = max(len(ds.classes), probs.shape[1])
@@ -391,8 +522,14 @@ def cmd_evaluate(args) -> int:
     print(f"{args.model_file}: accuracy {100 * accuracy:.2f}% on {cm.sum():,} test samples")
     _print_report(cm, names)
     out = Path(args.out) if args.out else model_file.parent
-    # Figures of part of the test set get their own names: the run's stay as they are.
+    # Figures of other data or of part of the test set get their own names: the run's
+    # stay as they are.
     part = f"-first{args.limit}" if args.limit else ""
+    if args.dataset and args.dataset != trained_on:
+        origin = trained_on or "a data set it does not name"
+        print(f"note: {args.model_file} was trained on {origin}, not on {args.dataset}: "
+              "these numbers say how it fares on data unlike its own")
+        part = f"-{args.dataset}{part}"
     saved = f"confusion_matrix{part}.png"
     plots.plot_confusion_matrix(cm, names, path=out / saved)
     if ds.is_images:
@@ -422,26 +559,56 @@ def _print_report(cm: np.ndarray, names: list[str]) -> None:
 def cmd_predict(args) -> int:
     model = load_model(runs.in_run(args.model_file, runs.MODEL_FILE))
     shape = _input_shape(model)
-    if int(np.prod(shape)) != 28 * 28:
-        raise UsageError(f"predict reads 28x28 digits; this model takes inputs of shape {shape}")
+    size = int(np.prod(shape))
+    if size not in (28 * 28, 64 * 64 * 3):
+        raise UsageError(f"predict reads 28x28 digits (MNIST models) and 64x64 colour pictures "
+                         f"(cat-vs-non-cat models); this model takes inputs of shape {shape}")
     classes = getattr(model, "meta", {}).get("metadata", {}).get("classes")
+    if classes is None and size != 28 * 28:
+        classes = ["non-cat", "cat"]
     # One unreadable picture is reported and skipped: the others still get their answer.
-    paths, digits = [], []
+    paths, seen = [], []
     for path in args.images:
         try:
-            digits.append(load_digit(path))
+            seen.append(load_digit(path) if size == 28 * 28 else load_picture(path))
             paths.append(path)
         except (OSError, ValueError) as err:
             print(f"scratchnn predict: error: {_one_line(err)}", file=sys.stderr)
-    if digits:
-        x = np.stack(digits).astype(model.dtype).reshape(len(digits), *shape)
+    if seen:
+        # (N, 64, 64, 3) pictures are flattened as the cat data set is; a ConvNet takes them
+        # as (N, 3, 64, 64).
+        x = np.stack(seen).astype(model.dtype)
+        x = x.transpose(0, 3, 1, 2) if x.ndim == 4 and len(shape) == 3 else x
+        x = x.reshape(len(seen), *shape)
         _, probs = _predictions(model, x)
-        for path, p in zip(paths, probs, strict=True):
+        unlike = _novelty_flags(model, x, args)
+        for i, (path, p) in enumerate(zip(paths, probs, strict=True)):
             top = np.argsort(p)[::-1][: args.top]
-            ranked = "  ".join(f"{classes[k] if classes else k} ({100 * p[k]:.1f}%)"
-                               for k in top)
-            print(f"{path}: {ranked}")
+            line = f"{path}: " + "  ".join(f"{classes[k] if classes else k} ({100 * p[k]:.1f}%)"
+                                           for k in top)
+            if unlike is not None and unlike[i]:
+                line += ("  [unlike the data the model was trained on: the answer means "
+                         "little]")
+            if args.show:
+                line += f"  [the model saw {save_seen(seen[i], path)}]"
+            print(line)
     return 0 if len(paths) == len(args.images) else 1
+
+
+def _novelty_flags(model: Sequential, x: np.ndarray, args) -> np.ndarray | None:
+    """Which inputs the model's energy score finds unlike its training data
+    (:mod:`scratchnn.novelty`), with the threshold its file holds or, for a model saved
+    from Python, one calibrated on its data set's test set; None when there is none."""
+    threshold = stored_threshold(model)
+    if threshold is None:
+        try:
+            ds = _model_dataset(model, args, say=False)
+        except (OSError, ValueError) as err:
+            print(f"note: no check that the pictures look like the model's training data "
+                  f"({_one_line(err)})", file=sys.stderr)
+            return None
+        threshold = calibrate(model, ds.x_test)
+    return detect(model, x, threshold)[1]
 
 
 # --- plot --------------------------------------------------------------------------------
@@ -455,8 +622,10 @@ def _elongated(x: np.ndarray) -> float:
     return float(x[0] ** 2 / 20 + x[1] ** 2)
 
 
-#: Figures drawn from formulas alone, not from a model or history file.
-_FIGURES_WITHOUT_FILE = ("activations", "activation-histograms", "gradient-descent")
+#: Figures drawn from formulas alone (or the book's own experiment), not from a model or
+#: history file.
+_FIGURES_WITHOUT_FILE = ("activations", "activation-histograms", "gradient-descent",
+                         "optimizers")
 
 #: The book's functions for gradient descent: f, start point, learning rate, steps.
 _DESCENT_FUNCTIONS = {
@@ -466,7 +635,7 @@ _DESCENT_FUNCTIONS = {
 
 
 def cmd_plot(args) -> int:
-    out = Path(args.output or f"{args.figure}.png")
+    out = Path(args.output or plots.FIGURE_FILES[args.figure])
     if args.source is not None and args.figure in _FIGURES_WITHOUT_FILE:
         raise UsageError(f"plot {args.figure} draws from no file; got {args.source!r}")
     if args.figure == "activations":
@@ -477,6 +646,8 @@ def cmd_plot(args) -> int:
         plot_activation_histograms(activation=args.activation, path=out)
     elif args.figure == "gradient-descent":
         _plot_descent(args, out)
+    elif args.figure == "optimizers":
+        _plot_optimizers(args, out)
     elif args.source is None:
         raise UsageError(f"plot {args.figure} needs a FILE: "
                          + ("a history.json" if args.figure == "curves" else "a model.npz"))
@@ -487,7 +658,7 @@ def cmd_plot(args) -> int:
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{source}: not a history.json written by scratchnn train "
                              f"({type(err).__name__}: {err})") from err
-        plots.plot_learning_curves(history, val_label="test", path=out)
+        plots.plot_learning_curves(history, val_label="val_acc", path=out)
     else:
         _plot_model(args, load_model(runs.in_run(args.source, runs.MODEL_FILE)), out)
     print(f"wrote {out}")
@@ -505,8 +676,25 @@ def _plot_descent(args, out: Path) -> None:
         plots.plot_gradient_descent_path(f, points, path=out)
 
 
+def _plot_optimizers(args, out: Path) -> None:
+    """The book's optimizer comparison: paths on x^2/20 + y^2, and (--steps > 0) the
+    MNIST losses of as many iterations."""
+    from .figures.experiments import optimizer_curves, optimizer_paths, plot_optimizer_comparison
+
+    steps = 1000 if args.steps is None else args.steps
+    curves = None
+    if steps:
+        x, t = load_dataset("mnist", args.data_dir)[:2]
+        if args.limit:
+            x, t = x[: args.limit], t[: args.limit]
+        print(f"training the book's 5-layer network on MNIST with each optimizer "
+              f"({steps} iterations each) ...", flush=True)
+        curves = optimizer_curves(x, t, iterations=steps)
+    plot_optimizer_comparison(optimizer_paths(), curves, path=out)
+
+
 def _plot_model(args, model: Sequential, out: Path) -> None:
-    """The figures of a saved model: weights, confusion, misclassified."""
+    """The figures of a saved model: weights, confusion, misclassified, decision-boundary."""
     if args.figure == "weights":
         W = model.params["W1"]
         if W.ndim == 2 and math.isqrt(W.shape[0]) ** 2 != W.shape[0]:
@@ -514,7 +702,13 @@ def _plot_model(args, model: Sequential, out: Path) -> None:
                              "not a square grey picture: its weights do not show as images")
         plots.plot_first_layer_weights(model, path=out)
         return
+    if args.figure == "decision-boundary" and _input_shape(model) != (2,):
+        raise UsageError(f"{args.source}: a decision boundary is drawn for models of 2 inputs; "
+                         f"this one takes {_input_shape(model)}")
     ds = _model_dataset(model, args)
+    if args.figure == "decision-boundary":
+        plots.plot_decision_boundary(model, ds.x_test, ds.t_test, ds.classes, path=out)
+        return
     pred, probs = _predictions(model, ds.x_test)
     if args.figure == "confusion":
         cm = confusion_matrix(ds.t_test, pred, len(ds.classes))
@@ -527,22 +721,101 @@ def _plot_model(args, model: Sequential, out: Path) -> None:
                                  image_shape=ds.image_shape, path=out)
 
 
+# --- compare -----------------------------------------------------------------------------
+
+
+def cmd_compare(args) -> int:
+    histories = {}
+    for run in args.runs:
+        source = runs.in_run(run, runs.HISTORY_FILE)
+        try:
+            history = History.load_json(source)
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{source}: not a history.json written by scratchnn train "
+                             f"({type(err).__name__}: {err})") from err
+        name = source.parent.name if source.name == runs.HISTORY_FILE else str(source)
+        while name in histories:
+            name += "'"
+        histories[name] = (history, _test_accuracy(source.parent))
+    width = max(3, *(len(name) for name in histories))
+    print(f"{'run':<{width}}  {'epochs':>6}  {'loss':>8}  {'train_acc':>9}  {'val_acc':>8}  "
+          f"{'best val_acc':>17}  {'test_acc':>8}  {'time':>7}")
+    for name, (h, test_acc) in histories.items():
+        best = np.nanargmax(h.val_acc) if not np.isnan(h.val_acc).all() else None
+        print(f"{name:<{width}}  {h.epochs:>6}  {_cell(h.last('loss'), 8, percent=False)}  "
+              f"{_cell(h.last('train_acc'), 9)}  {_cell(h.last('val_acc'), 8)}  "
+              + (f"{100 * h.val_acc[best]:7.2f}% (epoch {best + 1:>2})" if best is not None
+                 else f"{'-':>17}")
+              + f"  {_cell(test_acc, 8)}  {h.wall_time:6.1f}s")
+    out = Path(args.output or plots.FIGURE_FILES["compare"])
+    plots.plot_runs({name: h for name, (h, _) in histories.items()}, path=out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _test_accuracy(folder: Path) -> float | None:
+    """The final test accuracy that the run's model.npz records, if it has one."""
+    try:
+        return read_model_meta(folder / runs.MODEL_FILE)["metadata"].get("test_accuracy")
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _cell(value: float | None, width: int, percent: bool = True) -> str:
+    if value is None:
+        return "-".rjust(width)
+    return f"{100 * value:{width - 1}.2f}%" if percent else f"{value:{width}.4f}"
+
+
 # --- gradcheck ---------------------------------------------------------------------------
+
+
+def _check_network(args, rng: np.random.Generator) -> tuple[Sequential, np.ndarray, str]:
+    """The float64 network of --network, and an input batch for it."""
+    *hidden, outputs = args.sizes[1:]
+    net = make_model("mlp", (args.sizes[0],), outputs, hidden=tuple(hidden),
+                     activation=args.activation, dtype=np.float64, rng=rng,
+                     weight_decay=args.weight_decay)
+    what = f"{'-'.join(map(str, args.sizes))} {args.activation} MLP"
+    if args.network == "conv":  # 2 channels of 6x6 -> 3 filters 3x3 -> max-pool -> affine
+        from .conv import Convolution2D, Flatten, MaxPooling2D
+        from .layers import Affine
+
+        layers = [Convolution2D(rng.standard_normal((3, 2, 3, 3)) * 0.5,
+                                rng.standard_normal(3) * 0.1, pad=1),
+                  ACTIVATIONS[args.activation](), MaxPooling2D(2), Flatten(),
+                  Affine(rng.standard_normal((27, outputs)) * 0.3, np.zeros(outputs))]
+        net = Sequential(layers, net.loss_layer, weight_decay=args.weight_decay)
+        return net, rng.standard_normal((args.samples, 2, 6, 6)), \
+            f"conv (2x6x6, 3 filters 3x3, {args.activation}, max-pool 2) + affine network"
+    if args.network in ("batchnorm", "dropout"):
+        from .regularization import BatchNormalization, Dropout
+
+        layers = list(net.layers)
+        extra = (BatchNormalization(args.sizes[1], dtype=np.float64)
+                 if args.network == "batchnorm" else Dropout(0.3, rng=rng))
+        layers.insert(1, extra)  # after the first affine layer
+        net = Sequential(layers, net.loss_layer, weight_decay=args.weight_decay)
+        what = f"{what} with {type(extra).__name__} after its first layer"
+    return net, rng.standard_normal((args.samples, args.sizes[0])), what
 
 
 def cmd_gradcheck(args) -> int:
     if len(args.sizes) < 2:
         raise UsageError(f"--sizes needs at least 2 positive widths, got {_shown(args.sizes)}")
     rng = np.random.default_rng(args.seed)
-    *hidden, outputs = args.sizes[1:]
-    net = make_model("mlp", (args.sizes[0],), outputs, hidden=tuple(hidden),
-                     activation=args.activation, dtype=np.float64, rng=rng,
-                     weight_decay=args.weight_decay)
-    x = rng.standard_normal((args.samples, args.sizes[0]))
-    t = rng.integers(0, outputs, size=args.samples)
+    net, x, what = _check_network(args, rng)
+    t = rng.integers(0, args.sizes[-1], size=args.samples)
+    if args.network == "dropout":
+        # One mask, kept for every pass: backprop and the finite differences then see the
+        # same network (with a new mask per pass, they compare different networks).
+        net.backprop(x, t)
+        for layer in net.layers:
+            if hasattr(layer, "freeze"):
+                layer.freeze()
     errors = gradient_check(net, x, t)
-    print(f"gradient check of a {'-'.join(map(str, args.sizes))} {args.activation} MLP "
-          f"(float64, {args.samples} samples): max relative error per parameter")
+    print(f"gradient check of a {what} (float64, {args.samples} samples): max relative "
+          "error per parameter")
     for name, err in errors.items():
         print(f"  {name:<4} {err:9.2e}  {'ok' if err < args.tol else 'FAIL'}")
     worst = max(errors.values())
@@ -581,7 +854,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     The options of the delegated commands (reproduce, bench) are only added when
     ``command`` names them: their modules are imported then, not on every run.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scratchnn",
         description="Neural networks from scratch on NumPy: train, evaluate and inspect them.",
         epilog="Run 'scratchnn COMMAND --help' for the options of a command.",
@@ -596,6 +869,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_evaluate_and_predict(sub, debug)
     _add_plot(sub, debug)
     _add_gradcheck(sub, debug)
+    _add_compare(sub, debug)
     for name, (module_name, help_text) in DELEGATED.items():
         p = sub.add_parser(name, parents=[debug], help=help_text, description=help_text)
         if name == command:  # only then: importing it may be slow, or fail
@@ -643,7 +917,8 @@ def _add_optimizer_options(p: argparse.ArgumentParser) -> None:
                    help="momentum of the momentum and nesterov optimizers")
     p.add_argument("--epochs", type=_args.positive_int, default=None,
                    help="number of epochs (default: 10; 50 for the toy sets and catvnoncat; "
-                        "with --resume, the saved run's)")
+                        "with --resume, the saved run's; a larger number extends a run, its "
+                        "learning-rate schedule laid out again over the new total)")
     p.add_argument("--batch-size", type=_args.positive_int, default=None,
                    help="mini-batch size (default: 100; 32 for catvnoncat)")
     p.add_argument("--schedule", choices=("none", "step", "cosine"),
@@ -667,7 +942,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="write OUT/checkpoint.npz every N epochs (0: never)")
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue the run saved in this checkpoint (or its folder) with its "
-                        "settings; only --epochs, --out and the data folder may change")
+                        "settings; only --epochs, --out and the data folder may change (a "
+                        "model.npz is not a checkpoint: it lacks the optimizer's state)")
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default: runs/DATASET-MODEL-TIMESTAMP)")
     p.add_argument("--data-dir", metavar="DIR",
@@ -695,11 +971,21 @@ def _add_evaluate_and_predict(sub, debug: argparse.ArgumentParser) -> None:
         help="read handwritten digits",
         description="Classify pictures of handwritten digits (PNG/JPG, any size, colour or "
                     "grey, dark ink on light paper or the reverse): each is converted to "
-                    "MNIST's form (28x28, centred by mass, white on black) first.")
-    p.add_argument("model_file", metavar="MODEL", help="a model.npz trained on 28x28 images")
+                    "MNIST's form (28x28, centred by mass, white on black) first. For a "
+                    "cat-vs-non-cat model, a photo is resized to 64x64 RGB, as the course "
+                    "does. A picture unlike the model's training data (its energy score "
+                    "below what 95%% of held-out training-like inputs reach) is flagged.")
+    p.add_argument("model_file", metavar="MODEL",
+                   help="a model.npz trained on MNIST-like digits or on catvnoncat")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     p.add_argument("--top", type=_args.positive_int, default=3, help="how many classes to list")
-    p.set_defaults(handler=cmd_predict)
+    p.add_argument("--show", action="store_true",
+                   help="save the picture the model sees (28x28 or 64x64) beside each image, "
+                        "as IMAGE.seen.png")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="data folder, for a model saved from Python: its data set's test set "
+                        "calibrates the check that a picture looks like the training data")
+    p.set_defaults(handler=cmd_predict, dataset=None, limit=None)
 
 
 def _add_plot(sub, debug: argparse.ArgumentParser) -> None:
@@ -709,21 +995,26 @@ def _add_plot(sub, debug: argparse.ArgumentParser) -> None:
                     "activation-histograms: each layer's activations of a 5-layer network "
                     "for weights of std 1, 0.01, Xavier and He (the book's chapter 6); "
                     "gradient-descent: "
-                    "the path on a 2-D function; curves HISTORY.json: learning curves; "
-                    "weights MODEL: first-layer weights; confusion MODEL, misclassified "
-                    "MODEL: on the test set.")
-    p.add_argument("figure", choices=("activations", "activation-histograms", "gradient-descent",
-                                      "curves", "weights", "confusion", "misclassified"))
+                    "the path on a 2-D function; optimizers: SGD, Momentum, AdaGrad and Adam "
+                    "on x^2/20 + y^2 and on MNIST (the book's chapter 6.1); curves "
+                    "HISTORY.json: learning curves; weights MODEL: first-layer weights; "
+                    "confusion MODEL, misclassified MODEL: on the test set; "
+                    "decision-boundary MODEL: the classes over the plane, for a model of 2 "
+                    "inputs. Each is written to the file name that train and reproduce use.")
+    p.add_argument("figure", choices=tuple(plots.FIGURE_FILES.keys() - {"compare"}))
     p.add_argument("source", nargs="?", metavar="FILE",
                    help="history.json (curves) or model.npz (weights, confusion, misclassified)")
     p.add_argument("-o", "--output", metavar="FILE",
-                   help="output .png or .svg (default: FIGURE.png)")
+                   help="output .png or .svg (default: the figure's name with "
+                        "underscores, as train writes it: learning_curves.png, ...)")
     p.add_argument("--function", choices=sorted(_DESCENT_FUNCTIONS), default="sphere",
                    help="gradient-descent: x0^2 + x1^2 (sphere) or x0^2/20 + x1^2")
     p.add_argument("--lr", type=_args.positive_float, help="gradient-descent: learning rate")
     p.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid",
                    help="activation-histograms: the hidden activation")
-    p.add_argument("--steps", type=_args.positive_int, help="gradient-descent: number of steps")
+    p.add_argument("--steps", type=_args.non_negative_int,
+                   help="gradient-descent: number of steps; optimizers: MNIST iterations "
+                        "per optimizer (default 1000; 0: the paths only)")
     _add_data_options(p)
     p.set_defaults(handler=cmd_plot)
 
@@ -732,9 +1023,15 @@ def _add_gradcheck(sub, debug: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "gradcheck", parents=[debug], formatter_class=_DefaultsFormatter,
         help="compare backprop with numerical gradients",
-        description="Backpropagation against central differences on a small float64 MLP.")
+        description="Backpropagation against central differences on a small float64 "
+                    "network: an MLP, or with convolution, batch normalisation or dropout.")
+    p.add_argument("--network", choices=("mlp", "conv", "batchnorm", "dropout"), default="mlp",
+                   help="what to check: the MLP of --sizes; a small convolution and pooling "
+                        "network; the MLP with batch normalisation or (one mask, frozen) "
+                        "dropout after its first layer")
     p.add_argument("--sizes", type=_args.layer_sizes, default=[5, 8, 6, 3], metavar="SIZES",
-                   help="layer widths, comma-separated")
+                   help="layer widths, comma-separated (conv: the last is the number of "
+                        "classes)")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
                    help="hidden activation (smooth ones avoid ReLU's kink)")
     p.add_argument("--weight-decay", type=_args.non_negative_float, default=0.1,
@@ -744,6 +1041,19 @@ def _add_gradcheck(sub, debug: argparse.ArgumentParser) -> None:
     p.add_argument("--tol", type=_args.positive_float, default=1e-6,
                    help="largest relative error that passes")
     p.set_defaults(handler=cmd_gradcheck)
+
+
+def _add_compare(sub, debug: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "compare", parents=[debug], formatter_class=_DefaultsFormatter,
+        help="compare the learning curves of runs",
+        description="One table and one figure of several training runs: per epoch, the "
+                    "mean training loss and val_acc (the accuracy on the set each run "
+                    "watched), and each run's final numbers.")
+    p.add_argument("runs", metavar="RUN", nargs="+", help="run folders (or history.json files)")
+    p.add_argument("-o", "--output", metavar="FILE", help="output .png or .svg (default: "
+                                                          "compare.png)")
+    p.set_defaults(handler=cmd_compare)
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:

@@ -8,9 +8,9 @@ padded by ``pad``, the output has
 positions. :func:`im2col` views every window of x at once (no copy, no Python loop over
 positions); a convolution copies them into ``col``, one (C*kh*kw, OH*OW) matrix per sample
 (the transpose of the book's im2col matrix, which keeps the output in (N, C, H, W) order),
-so that the layer is a matrix product with the kernels. :func:`col2im` goes back: it adds
-every window's gradient into the input's gradient, one kernel offset (i, j) at a time, so
-kh*kw strided additions in all. Pooling layers work on the same windows, one cell at a time.
+so that the layer is a matrix product with the kernels. :func:`col2im` adds every window's
+gradient back, one kernel offset (i, j) at a time. Pooling works on the same windows, one
+cell at a time. Stride-1 convolutions take a faster way to the same numbers (_fastconv.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._fastconv import applies, conv_backward, conv_forward
 from ._validate import non_negative_int, positive_int, weight_and_bias
 from .layers import Layer
 
@@ -82,17 +83,13 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], stride: int = 1, pad: int
     for i in range(kh):
         for j in range(kw):
             dx[_cells(i, j, stride, oh, ow)] += cols[..., i, j]
-    return _unpad(dx, pad)
+    return dx[:, :, pad : dx.shape[2] - pad, pad : dx.shape[3] - pad]
 
 
 def _cells(i: int, j: int, stride: int, oh: int, ow: int) -> tuple[slice, ...]:
     """Index of cell (i, j) of every window in the padded input: a strided grid."""
     return (slice(None), slice(None), slice(i, i + stride * oh, stride),
             slice(j, j + stride * ow, stride))
-
-
-def _unpad(x: np.ndarray, pad: int) -> np.ndarray:
-    return x[:, :, pad:-pad, pad:-pad] if pad else x
 
 
 class Convolution2D(Layer):
@@ -158,27 +155,29 @@ class Convolution2D(Layer):
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         f, c, kh, kw = self.W.shape
+        self.x, self.col = x, None
+        if applies(self.W.shape, self.stride, self.pad):  # same numbers (_fastconv.py)
+            return conv_forward(x, self.W, self.b, self.pad)
         windows = im2col(x, kh, kw, self.stride, self.pad)
         n, _, oh, ow = windows.shape[:4]
-        # The one copy of the layer: col[n] is sample n's (C*kh*kw, OH*OW) matrix, so that
-        # W (F, C*kh*kw) @ col[n] is that sample's output, already in (F, OH, OW) order.
+        # col[n]: sample n's (C*kh*kw, OH*OW) matrix; Wm @ col[n] is in (F, OH, OW) order.
         self.col = windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
-        self.x_shape = x.shape
         out = self.W.reshape(f, -1) @ self.col + self.b[:, None]
         return out.reshape(n, f, oh, ow)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        if self.col is None:  # the forward pass took _fastconv's way
+            return conv_backward(self.x, self.W, dout, self.pad, self.grads, self.need_dx)
         f, c, kh, kw = self.W.shape
         n, _, oh, ow = dout.shape
         dout = dout.reshape(n, f, oh * ow)
-        # dW = sum_n dout[n] col[n]^T: one small matrix product per sample, then the sum.
         np.sum(dout @ self.col.transpose(0, 2, 1), axis=0, out=self.grads["W"].reshape(f, -1))
         np.sum(dout, axis=(0, 2), out=self.grads["b"])
         if not self.need_dx:
             return None
         dcol = self.W.reshape(f, -1).T @ dout
         dcol = dcol.reshape(n, c, kh, kw, oh, ow).transpose(0, 1, 4, 5, 2, 3)
-        return col2im(dcol, self.x_shape, self.stride, self.pad)
+        return col2im(dcol, self.x.shape, self.stride, self.pad)
 
 
 class _Pooling(Layer):
@@ -220,25 +219,25 @@ class _Pooling(Layer):
         dx = np.zeros((n, c, h + 2 * self.pad, w + 2 * self.pad), dtype=dout.dtype)
         for k, i, j in self._offsets():
             dx[_cells(i, j, self.stride, *dout.shape[2:])] += share(k)
-        return _unpad(dx, self.pad)
+        return dx[:, :, self.pad : h + self.pad, self.pad : w + self.pad]
 
 
 class MaxPooling2D(_Pooling):
     """Max over each window: out[n, c, p, q] = max of window (p, q) of channel c.
 
-    The maximum is found one window cell at a time (ph*pw element-wise steps over all
-    windows), remembering which cell won as ``argmax`` (k = i * pw + j; the first on ties).
-    Backward sends dout to that cell and 0 to the others. Padding uses -inf, so padded
-    cells never win.
+    The maximum is found one window cell at a time (from cell 0: ph*pw - 1 element-wise
+    steps over all windows), remembering which cell won as ``argmax`` (k = i * pw + j; the
+    first on ties). Backward sends dout to that cell and 0 to the others. Padding uses -inf,
+    so padded cells never win.
     """
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         windows = self._windows(x, pad_value=-np.inf)
-        out = np.full(windows.shape[:4], -np.inf, dtype=windows.dtype)
+        out = windows[..., 0, 0].copy()
         # int16 holds the cell index of any usual window in a quarter of int64's memory.
         cells = self.pool[0] * self.pool[1]
         self.argmax = np.zeros(out.shape, np.int16 if cells < 2**15 else np.int64)
-        for k, i, j in self._offsets():
+        for k, i, j in list(self._offsets())[1:]:
             cell = windows[..., i, j]
             # Arithmetic rather than masked assignment: k where the cell is larger, the old
             # index elsewhere (several times faster on random masks).

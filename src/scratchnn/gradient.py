@@ -100,6 +100,12 @@ def gradient_check(model, x: ArrayLike, t: ArrayLike, h: float = 1e-5) -> dict[s
         warnings.warn("gradient_check of a model that is not float64: rounding alone gives "
                       "relative errors of about 1e-3; build it with dtype=np.float64 for a "
                       "strict check", stacklevel=2)
+    fresh = [i for i, layer in enumerate(getattr(model, "layers", ()))
+             if getattr(layer, "ratio", 0) and not getattr(layer, "frozen", True)]
+    if fresh:  # each pass would compare a different network: every error would read 1.0
+        raise ValueError(f"layers {fresh} (Dropout) draw a new mask on every pass, so backprop "
+                         "and the numerical gradients would see different networks: run one "
+                         "training pass (model.backprop(x, t)) and call freeze() on them first")
     with kept_layer_state(getattr(model, "layers", ())):
         backprop = model.gradient(x, t)
         numerical = model.numerical_gradient(x, t, h=h)

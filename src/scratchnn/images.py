@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-__all__ = ["load_digit", "to_mnist"]
+__all__ = ["PICTURE_SIZE", "load_digit", "load_picture", "save_seen", "to_mnist"]
 
 SIZE = 28
 BOX = 20
@@ -44,24 +45,69 @@ MEDIAN_PIXELS = 4_000_000
 STRAY_INK = 0.01
 
 
+#: The course's pictures: 64x64 RGB (cat vs non-cat).
+PICTURE_SIZE = 64
+
+
+def _opened(path: Path, convert):
+    """``convert(image)`` of the image file ``path``, its EXIF rotation applied; a file that
+    is no image, or too large to decode (Pillow's decompression-bomb limit, which guards
+    memory), is a ValueError naming it."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that: both mean a
+            # picture of more pixels than a photo of a digit needs.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = ImageOps.exif_transpose(image)  # phone photos store their rotation
+                return convert(image)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise ValueError(f"{path}: too large to decode safely ({err}); scale it down "
+                         "first") from err
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from err
+
+
 def load_digit(path: str | os.PathLike) -> np.ndarray:
     """Read an image file (PNG, JPG, ...; any size, colour or grey) as a 28x28 MNIST digit.
 
     Returns float32 values in [0, 1], white digit on black, shape (28, 28).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such image file")
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)  # phone photos store their rotation apart
-            grey = _grey(image)
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from err
+    grey = _opened(path, _grey)
     try:
         return to_mnist(grey)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from err
+
+
+def load_picture(path: str | os.PathLike, size: int = PICTURE_SIZE) -> np.ndarray:
+    """A photo as the course reads its own (cat vs non-cat): RGB, resized to size x size
+    (aspect ratio not kept), float32 in [0, 1], shape (size, size, 3)."""
+    def rgb(image: Image.Image) -> np.ndarray:
+        small = image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+        return np.asarray(small, dtype=np.float32) / 255
+
+    return _opened(Path(path), rgb)
+
+
+def save_seen(picture: np.ndarray, path: str | os.PathLike, scale: int = 8) -> Path:
+    """Save what a model sees of the image file ``path`` (a (28, 28) digit or a (64, 64, 3)
+    picture in [0, 1]) beside it, as ``NAME.seen.png``, enlarged ``scale`` times without
+    smoothing; returns where. (Beside it, unless that folder takes no files: then in the
+    current folder.)"""
+    pixels = np.clip(np.asarray(picture) * 255 + 0.5, 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels).resize(
+        (pixels.shape[1] * scale, pixels.shape[0] * scale), Image.Resampling.NEAREST)
+    target = Path(path).with_name(f"{Path(path).stem}.seen.png")
+    try:
+        image.save(target)
+    except OSError:
+        target = Path(target.name)
+        image.save(target)
+    return target
 
 
 def _grey(image: Image.Image) -> np.ndarray:

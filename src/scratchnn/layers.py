@@ -26,7 +26,7 @@ from .functions import sigmoid, softmax
 __all__ = [
     "Layer", "Affine", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Identity", "LossLayer",
     "SoftmaxCrossEntropy", "SigmoidBinaryCrossEntropy", "IdentityMSE", "ACTIVATIONS",
-    "OUTPUTS", "layer_types",
+    "OUTPUTS", "layer_types", "type_name",
 ]
 
 
@@ -77,7 +77,7 @@ class Layer:
 
 
 def layer_types() -> dict[str, type[Layer]]:
-    """Every class derived from :class:`Layer` that exists now, by its name.
+    """Every class derived from :class:`Layer` that exists now, by its :func:`type_name`.
 
     A model file names its layers; a layer class written anywhere (a notebook, a test)
     is found here without being registered.
@@ -86,9 +86,16 @@ def layer_types() -> dict[str, type[Layer]]:
     todo = [Layer]
     while todo:
         for sub in todo.pop().__subclasses__():
-            found[sub.__name__] = sub
+            found[type_name(sub)] = sub
             todo.append(sub)
     return found
+
+
+def type_name(cls: type) -> str:
+    """The name a model file gives a layer class: scratchnn's own by their name, others as
+    module.qualname (two notebooks may each have their own PReLU)."""
+    own = cls.__module__.split(".")[0] == "scratchnn"
+    return cls.__name__ if own else f"{cls.__module__}.{cls.__qualname__}"
 
 
 class Affine(Layer):

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._display import network_html, network_text
 from ._validate import assign, check_finite, check_network_data, number, positive_int
 from .functions import accuracy, predicted_classes
 from .gradient import kept_layer_state, numerical_gradient
-from .layers import Layer, LossLayer, SoftmaxCrossEntropy
+from .layers import Layer, LossLayer, SoftmaxCrossEntropy, type_name
 
 __all__ = ["Sequential"]
 
@@ -187,15 +188,18 @@ class Sequential:
     def config(self) -> dict:
         """Architecture as plain JSON values (see :mod:`scratchnn.files`)."""
         return {
-            "layers": [{"type": type(la).__name__, **la.config()} for la in self.layers],
-            "loss": type(self.loss_layer).__name__,
+            "layers": [{"type": type_name(type(la)), **la.config()} for la in self.layers],
+            "loss": type_name(type(self.loss_layer)),
             "weight_decay": self.weight_decay,
             "dtype": str(self.dtype),
         }
 
     def __repr__(self) -> str:
-        inner = ",\n  ".join(repr(layer) for layer in self.layers)
-        return f"{type(self).__name__}([\n  {inner}\n], loss={type(self.loss_layer).__name__}())"
+        """The layer table: each layer, its output shape and its parameters."""
+        return network_text(self)
+
+    def _repr_html_(self) -> str:
+        return network_html(self)
 
 
 def _parameter_names(layers: list[Layer]) -> list[tuple[str, Layer, str]]:

@@ -105,9 +105,13 @@ class Momentum(Optimizer):
 
 class Nesterov(Momentum):
     """Nesterov's accelerated gradient as Bengio et al. (2012) and PyTorch's
-    ``SGD(nesterov=True)`` write it (the book's code adds momentum^2 * v_new instead):
+    ``SGD(nesterov=True)`` write it:
 
-    v <- momentum * v - lr * g;  p <- p + momentum * v - lr * g (with the new v).
+    v <- momentum * v - lr * g;  p <- p + momentum * v - lr * g (with the new v),
+
+    that is p <- p + momentum^2 * v_old - (1 + momentum) * lr * g: the book's
+    ``common/optimizer.py`` since its 2021 fix, which updates p with v before v changes.
+    (Its first printing updated v first and so added momentum^2 * v_new.)
     """
 
     def update_one(self, name, p, g):

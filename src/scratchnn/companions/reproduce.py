@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -33,12 +35,14 @@ import numpy as np
 
 from ..data import load_catvnoncat, load_mnist
 from ..figures.plots import (
+    FIGURE_FILES,
     new_figure,
     plot_activations,
     plot_gradient_descent_path,
     plot_misclassified,
     save_figure,
 )
+from ..files.atomic import atomic_write
 from ..files.pretrained import sample_network
 from ..functions import cross_entropy_error, mean_squared_error, one_hot, sigmoid, softmax
 from ..gradient import gradient_descent, numerical_diff, numerical_gradient
@@ -141,7 +145,7 @@ def activations_and_losses(settings: Settings) -> list[Row]:
     y = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
     a = np.array([0.3, 2.9, 4.0])
     batch = np.stack([a, a + 1000.0])  # one softmax per row, even far from 0
-    settings.figure(plot_activations(), "activations.png")
+    settings.figure(plot_activations(), FIGURE_FILES["activations"])
     return [
         compare("2 softmax([0.3, 2.9, 4.0])", ["0.01821127", "0.24519181", "0.73659691"],
                 softmax(a)),
@@ -201,7 +205,7 @@ def numerical_differentiation(settings: Settings) -> list[Row]:
     tame = gradient_descent(_function_2, start, lr=1e-10, step_num=100)
     settings.figure(
         plot_gradient_descent_path(_function_2, path, xlim=(-4.5, 4.5), ylim=(-4.5, 4.5)),
-        "gradient_descent.png",
+        FIGURE_FILES["gradient-descent"],
     )
     return [
         compare("4 numerical_diff(0.01x^2 + 0.1x, 5)", "0.1999999999990898",
@@ -260,11 +264,11 @@ def _plot_accuracy(curve, iter_per_epoch: int) -> Figure:
     its, train, test = np.array(curve).T
     fig = new_figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    ax.plot(its / iter_per_epoch, train, marker="o", label="train acc")
-    ax.plot(its / iter_per_epoch, test, linestyle="--", label="test acc")
+    ax.plot(its / iter_per_epoch, 100 * train, marker="o", label="train acc")
+    ax.plot(its / iter_per_epoch, 100 * test, linestyle="--", label="test acc")
     ax.set_xlabel("epochs")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1.0)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
     ax.set_title("TwoLayerNet (784-50-10, sigmoid) on MNIST")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
@@ -342,8 +346,17 @@ def cat_two_layer(settings: Settings) -> list[Row]:
                        skipped(f"{name}: test accuracy", "0.72")]
     rows.append(compare(f"{name}: cost at iteration 2499", "0.04421498215868956", last))
     accuracy, _ = _accuracy_rows(name, parameters, data, ("1.0", "0.72"), train_tol=TOLERANCE)
-    settings.figure(course.plot_costs(costs, 0.0075), "cat_two_layer_costs.png")
+    settings.figure(_titled(course.plot_costs(costs, 0.0075),
+                            "Cat vs non-cat, two-layer model 12288-7-1: cost"),
+                    "cat_two_layer_costs.png")
     return rows + accuracy
+
+
+def _titled(fig: Figure, title: str) -> Figure:
+    """The course's cost figure says only its learning rate: name the model too."""
+    ax = fig.axes[0]
+    ax.set_title(f"{title} (learning rate {ax.get_title().split('= ')[-1]})")
+    return fig
 
 
 def cat_l_layer(settings: Settings) -> list[Row]:
@@ -362,7 +375,9 @@ def cat_l_layer(settings: Settings) -> list[Row]:
                        skipped(f"{name}: test accuracy", "0.80")]
     rows.append(compare(f"{name}: cost at iteration 2499", "0.08843994344170202", last))
     accuracy, test_pred = _accuracy_rows(name, parameters, data, ("0.9856", "0.80"))
-    settings.figure(course.plot_costs(costs, 0.0075), "cat_l_layer_costs.png")
+    settings.figure(_titled(course.plot_costs(costs, 0.0075),
+                            "Cat vs non-cat, L-layer model [12288, 20, 7, 5, 1]: cost"),
+                    "cat_l_layer_costs.png")
     settings.figure(
         course.print_mislabeled_images(data.classes, data.test_x, data.test_y, test_pred),
         "cat_l_layer_mislabeled.png",
@@ -402,12 +417,27 @@ def run_experiments(names: list[str], settings: Settings, log=None) -> list[Row]
     return rows
 
 
-def format_table(rows: list[Row]) -> str:
-    """The rows as an aligned text table: experiment, published, reproduced, match."""
+#: The widest the printed table gets; longer cells are shortened (the JSON file keeps them).
+TABLE_WIDTH = 120
+
+
+def _shortened(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def format_table(rows: list[Row], width: int = TABLE_WIDTH) -> str:
+    """The rows as an aligned text table: experiment, published, reproduced, match; at most
+    ``width`` characters a line (cells that do not fit end in "...")."""
     marks = {True: "yes", False: "NO", None: "-"}
     table = [("experiment", "published", "reproduced", "match")]
     table += [(r.experiment, r.published, r.reproduced, marks[r.match]) for r in rows]
     widths = [max(len(line[k]) for line in table) for k in range(3)]
+    room = width - 6 - len("match")  # three gaps of two, and the last column
+    while sum(widths) > room:  # shrink the widest column first
+        widest = widths.index(max(widths))
+        widths[widest] -= 1
+    table = [tuple(_shortened(c, w) for c, w in zip(line[:3], widths, strict=True)) + line[3:]
+             for line in table]
     lines = []
     for k, line in enumerate(table):
         cells = [cell.ljust(w) for cell, w in zip(line[:3], widths, strict=True)]
@@ -451,13 +481,25 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     rows = run_experiments(names, settings, log=sys.stderr)
     print(format_table(rows))
+    exact = _write_json(rows, args.out)
     failed = sum(r.match is False for r in rows)
     summary = (f"{failed} of {len(rows)} do NOT match" if failed
                else f"{sum(r.match is True for r in rows)} of {len(rows)} match")
     if any(r.match is None for r in rows):
         summary += f", {sum(r.match is None for r in rows)} skipped (--fast)"
-    print(f"\n{summary}; {time.perf_counter() - start:.0f} s; figures in {args.out}")
+    print(f"\n{summary}; {time.perf_counter() - start:.0f} s; figures in {args.out}"
+          + (f"; every value in full in {exact}" if exact else ""))
     return 1 if failed else 0
+
+
+def _write_json(rows: list[Row], out: Path | None) -> Path | None:
+    """Every row, its values in full, to OUT/reproduce.json; None without a folder."""
+    if out is None:
+        return None
+    path = Path(out) / "reproduce.json"
+    with atomic_write(path, "w") as f:
+        json.dump([dataclasses.asdict(r) for r in rows], f, indent=1)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

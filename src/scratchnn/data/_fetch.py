@@ -88,10 +88,22 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "scratchnn"
 
 
+def check_data_dir(data_dir: str | os.PathLike[str] | None) -> None:
+    """An explicit ``data_dir`` must be a folder: a typo must not fall back on the cache."""
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        what = "is not a folder" if Path(data_dir).expanduser().exists() else "does not exist"
+        raise FileNotFoundError(f"data folder {data_dir} {what} (given as data_dir / "
+                                "--data-dir; leave it out to use $SCRATCHNN_DATA or the cache)")
+
+
 def search_places(
     folder: str, data_dir: str | os.PathLike[str] | None, system_dirs: tuple[Path, ...] = ()
 ) -> list[Place]:
-    """The folders to search for a data set, in order (settings not given have path None)."""
+    """The folders to search for a data set, in order (settings not given have path None).
+
+    An explicit ``data_dir`` that is not a folder is an error (:func:`check_data_dir`).
+    """
+    check_data_dir(data_dir)
     env = os.environ.get("SCRATCHNN_DATA")
     places = [
         Place("data_dir argument", _sub(data_dir, folder), ours=False),

@@ -22,7 +22,7 @@ import numpy as np
 from .._validate import float_dtype
 from ..files.atomic import atomic_write, make_folders, remove_empty_folders
 from ..functions import one_hot
-from ._fetch import DatasetSpec, cache_dir, fetch
+from ._fetch import DatasetSpec, cache_dir, check_data_dir, fetch
 from .idx import parse_idx
 
 __all__ = ["FASHION_MNIST", "FASHION_MNIST_CLASSES", "MNIST", "load_fashion_mnist", "load_mnist"]
@@ -144,6 +144,7 @@ def _load(
     data_dir: str | os.PathLike[str] | None,
 ) -> tuple[Split, Split]:
     dtype = float_dtype(dtype)  # check arguments before any slow work
+    check_data_dir(data_dir)  # (a decoded cache would otherwise hide the typo)
     arrays = _decoded_arrays(spec, data_dir)
 
     def split(prefix: str) -> Split:

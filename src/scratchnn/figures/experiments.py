@@ -24,12 +24,15 @@ import numpy as np
 
 from .._validate import generator, positive_int
 from ..functions import relu, sigmoid, tanh
+from ..models import MLP
+from ..optim import make_optimizer
 from .plots import new_figure, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["INITS", "activation_distributions", "plot_activation_histograms"]
+__all__ = ["BOOK_OPTIMIZERS", "INITS", "activation_distributions", "optimizer_curves",
+           "optimizer_paths", "plot_activation_histograms", "plot_optimizer_comparison"]
 
 _ACTIVATIONS = {"sigmoid": sigmoid, "relu": relu, "tanh": tanh}
 
@@ -118,6 +121,92 @@ def plot_activation_histograms(
                 ax.text(0.97, 0.93, f"{beyond:.0%} > {high:g}", transform=ax.transAxes,
                         ha="right", va="top", fontsize=8, color="tab:red")
     fig.suptitle(f"{activation} activations by weight initialisation")
+    fig.supxlabel("activation")
+    fig.supylabel("units (count)")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+#: Chapter 6.1's comparison: each optimizer with the book's learning rate on
+#: f(x, y) = x^2 / 20 + y^2 (from (-7, 2), 30 steps), and the book's rate on MNIST.
+BOOK_OPTIMIZERS = {"SGD": ("sgd", 0.95, 0.01), "Momentum": ("momentum", 0.1, 0.01),
+                   "AdaGrad": ("adagrad", 1.5, 0.01), "Adam": ("adam", 0.3, 0.001)}
+
+
+def optimizer_paths(steps: int = 30, start: tuple[float, float] = (-7.0, 2.0)
+                    ) -> dict[str, np.ndarray]:
+    """Each optimizer's path on f(x, y) = x^2/20 + y^2 (gradient (x/10, 2y)), as the book
+    draws it: name -> array (steps + 1, 2) of the points visited."""
+    steps = positive_int(steps, "steps")
+    paths = {}
+    for name, (kind, lr, _) in BOOK_OPTIMIZERS.items():
+        opt = make_optimizer(kind, lr=lr)
+        p = {"xy": np.array(start, dtype=np.float64)}
+        points = [p["xy"].copy()]
+        for _ in range(steps):
+            x, y = p["xy"]
+            opt.update(p, {"xy": np.array([x / 10.0, 2.0 * y])})
+            points.append(p["xy"].copy())
+        paths[name] = np.array(points)
+    return paths
+
+
+def optimizer_curves(x: np.ndarray, t: np.ndarray, iterations: int = 1000,
+                     batch_size: int = 128, seed: int = 0) -> dict[str, np.ndarray]:
+    """The book's MNIST comparison (ch. 6.1.8): a 784-100-100-100-100-10 ReLU network, He
+    initialisation, trained by each optimizer on random mini-batches from the same seed;
+    name -> the loss of every iteration."""
+    iterations = positive_int(iterations, "iterations")
+    curves = {}
+    for name, (kind, _, lr) in BOOK_OPTIMIZERS.items():
+        rng = np.random.default_rng(seed)
+        net = MLP([x.shape[1], 100, 100, 100, 100, 10], activation="relu", init="he",
+                  dtype=x.dtype, rng=rng)
+        opt = make_optimizer(kind, lr=lr)
+        losses = np.empty(iterations)
+        for i in range(iterations):
+            idx = rng.choice(len(x), batch_size)
+            losses[i] = net.backprop(x[idx], t[idx])
+            opt.update(net.params, net.grads)
+        curves[name] = losses
+    return curves
+
+
+def plot_optimizer_comparison(paths: dict[str, np.ndarray],
+                              curves: dict[str, np.ndarray] | None = None,
+                              path: str | os.PathLike | None = None) -> Figure:
+    """The book's figures 6-8 and 6-9 side by side: each optimizer's path on the contours
+    of x^2/20 + y^2, and (given ``curves``) their MNIST training losses."""
+    fig = new_figure(figsize=(14 if curves else 9, 7), layout="constrained")
+    grid = fig.add_gridspec(2, 4 if curves else 2)
+    gx, gy = np.linspace(-10, 10, 201), np.linspace(-5, 5, 101)
+    z = gx[None, :] ** 2 / 20 + gy[:, None] ** 2
+    for k, (name, points) in enumerate(paths.items()):
+        ax = fig.add_subplot(grid[k // 2, k % 2])
+        ax.contour(gx, gy, z, levels=np.geomspace(0.05, 20, 12), cmap="viridis",
+                   linewidths=0.6)
+        ax.plot(points[:, 0], points[:, 1], "o-", color="tab:red", markersize=2.5,
+                linewidth=1)
+        ax.plot(0, 0, "+", color="black")
+        ax.set_xlim(-10, 10)
+        ax.set_ylim(-5, 5)
+        ax.set_title(f"{name} ({len(points) - 1} steps)", fontsize=10)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+    if curves:
+        ax = fig.add_subplot(grid[:, 2:])
+        for name, losses in curves.items():
+            window = max(1, len(losses) // 50)
+            smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+            ax.plot(np.arange(window, len(losses) + 1), smooth, label=name)
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(f"training loss (mean of {max(1, len(losses) // 50)})")
+        ax.set_title("MNIST, 784-100-100-100-100-10 ReLU, batch 128")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    fig.suptitle("Optimizers on f(x, y) = x²/20 + y² (the book's chapter 6.1)")
     if path is not None:
         save_figure(fig, path)
     return fig

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,15 +27,33 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "FIGURE_FILES",
     "new_figure",
     "plot_activations",
     "plot_confusion_matrix",
+    "plot_decision_boundary",
     "plot_first_layer_weights",
     "plot_gradient_descent_path",
     "plot_learning_curves",
     "plot_misclassified",
+    "plot_runs",
     "save_figure",
 ]
+
+#: One file name per figure, whichever command draws it (train, plot, evaluate, reproduce,
+#: compare): the names of ``scratchnn plot``'s figures, with underscores.
+FIGURE_FILES = {
+    "activations": "activations.png",
+    "activation-histograms": "activation_histograms.png",
+    "gradient-descent": "gradient_descent.png",
+    "curves": "learning_curves.png",
+    "weights": "first_layer_weights.png",
+    "confusion": "confusion_matrix.png",
+    "misclassified": "misclassified.png",
+    "decision-boundary": "decision_boundary.png",
+    "optimizers": "optimizers.png",
+    "compare": "compare.png",
+}
 
 _FORMATS = {".png": "png", ".svg": "svg"}
 
@@ -44,7 +63,20 @@ def new_figure(**kwargs) -> Figure:
     takes longer to import than the rest of scratchnn, and most programs never draw."""
     from matplotlib.figure import Figure
 
+    _show_inline_in_ipython()
     return Figure(**kwargs)
+
+
+def _show_inline_in_ipython() -> None:
+    """In IPython and Jupyter, show a Figure that a cell returns as a PNG, as
+    ``%matplotlib inline`` would: these figures never go through pyplot, whose backend
+    sets that up. IPython is only looked up, never imported."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        from IPython.core.pylabtools import select_figure_formats
+
+        select_figure_formats(shell, {"png"})
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
@@ -117,9 +149,9 @@ def plot_learning_curves(
         values = history.column(field)
         seen = ~np.isnan(values)
         if seen.any():
-            ax_acc.plot(epochs[seen], values[seen], marker=marker, label=label)
+            ax_acc.plot(epochs[seen], 100 * values[seen], marker=marker, label=label)
     ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy")
+    ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_title("Accuracy")
     ax_acc.grid(alpha=0.3)
     if len(epochs):
@@ -348,4 +380,64 @@ def plot_gradient_descent_path(
     ax.set_ylabel("$x_1$")
     ax.set_title("Gradient descent")
     ax.legend(loc="upper right")
+    return _finish(fig, path)
+
+
+def plot_runs(histories: dict, path: str | os.PathLike | None = None) -> Figure:
+    """Several runs' learning curves overlaid: mean training loss and val_acc (in percent)
+    per epoch, one line per run. ``histories`` maps a run's name to its History."""
+    if not histories:
+        raise ValueError("give at least one run to draw")
+    fig = new_figure(figsize=(11, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for name, history in histories.items():
+        epochs = history.column("epoch")
+        ax_loss.plot(epochs, history.column("loss"), marker=".", label=name)
+        acc = history.column("val_acc")
+        seen = ~np.isnan(acc)
+        ax_acc.plot(epochs[seen], 100 * acc[seen], marker=".", label=name)
+    for ax, label, title in ((ax_loss, "mean training loss", "Training loss"),
+                             (ax_acc, "val_acc (%)", "Accuracy on the watched set")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _finish(fig, path)
+
+
+def plot_decision_boundary(
+    model, x: ArrayLike, t: ArrayLike, classes: Sequence[str] | None = None,
+    resolution: int = 200, path: str | os.PathLike | None = None,
+) -> Figure:
+    """The class a model of 2 inputs predicts over the plane (shaded), with the points
+    (x (N, 2), labels t) on top: where the network draws its lines between the classes."""
+    x = np.asarray(x, dtype=np.float64)
+    t = class_labels(t)
+    if x.ndim != 2 or x.shape[1] != 2 or len(t) != len(x):
+        raise ValueError(f"expected 2-D points x (N, 2) and N labels, got x {x.shape} and "
+                         f"{len(t)} labels")
+    resolution = positive_int(resolution, "resolution")
+    low, high = x.min(axis=0), x.max(axis=0)
+    margin = 0.1 * np.maximum(high - low, 1e-9)
+    gx, gy = (np.linspace(lo - m, hi + m, resolution)
+              for lo, hi, m in zip(low, high, margin, strict=True))
+    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+    dtype = next(iter(model.params.values())).dtype
+    area = model.predict_classes(grid.astype(dtype), batch_size=10_000)
+    k = int(max(area.max(), t.max())) + 1
+    fig = new_figure(figsize=(6, 5.5))
+    ax = fig.add_subplot()
+    cmap = "tab10"
+    ax.contourf(gx, gy, area.reshape(resolution, resolution), levels=np.arange(k + 1) - 0.5,
+                cmap=cmap, vmin=0, vmax=9, alpha=0.3)
+    for c in range(k):
+        mine = t == c
+        name = classes[c] if classes is not None else str(c)
+        ax.scatter(x[mine, 0], x[mine, 1], s=12, color=f"C{c}", edgecolors="black",
+                   linewidths=0.3, label=f"class {name}")
+    ax.set_xlabel("$x_0$")
+    ax.set_ylabel("$x_1$")
+    ax.set_title("Decision boundary")
+    ax.legend(loc="upper right", fontsize=8)
     return _finish(fig, path)

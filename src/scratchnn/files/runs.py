@@ -10,14 +10,17 @@ Without a folder of one's own, a run gets a new one, ``runs/NAME-TIMESTAMP``
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import time
 from pathlib import Path
 
-from .atomic import make_folders
+from .atomic import make_folders, new_temp_file, remove_empty_folders
 
 __all__ = ["CHECKPOINT_FILE", "HISTORY_FILE", "MODEL_FILE", "RUNS", "RunFolderError",
-           "RunTaken", "check_run_folder", "in_run", "new_run_folder"]
+           "RunTaken", "check_run_folder", "check_writable", "in_run", "new_run_folder",
+           "rescue_folder"]
 
 MODEL_FILE = "model.npz"
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -75,3 +78,42 @@ def check_run_folder(out: str | os.PathLike, resumed: str | os.PathLike | None =
             raise RunTaken(f"{out} already holds a run ({' and '.join(earlier)}); "
                                  "give another folder, or continue that run")
     return out
+
+
+#: Bytes written to prove a run folder writable: about a small model file.
+PROBE_BYTES = 1 << 20
+
+
+def check_writable(out: str | os.PathLike) -> list[Path]:
+    """Prove that ``out`` takes files before a run spends time on them: make it (and its
+    missing parents) and write, flush and remove ``PROBE_BYTES`` there. Returns the folders
+    made; raises RunFolderError naming the folder and the system's reason (a read-only or
+    full file system, a file in the way)."""
+    out = Path(out)
+    made: list[Path] = []
+    try:
+        made = make_folders(out)
+        fd, probe = new_temp_file(out, "write-test")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(bytes(PROBE_BYTES))
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+    except OSError as err:
+        remove_empty_folders(made)
+        raise RunFolderError(f"{out} cannot take the run's files "
+                             f"({err.strerror or err})") from err
+    return made
+
+
+def rescue_folder() -> Path:
+    """Where a run's files go when their own folder fails late: a new folder in the system's
+    temporary folder (``$TMPDIR``), or else in the current one."""
+    for root in (None, "."):
+        with contextlib.suppress(OSError):
+            return Path(tempfile.mkdtemp(prefix="scratchnn-rescued-", dir=root))
+    raise OSError("no folder to rescue the model into: the temporary folder and the "
+                  "current one are not writable")

@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from .._display import history_html, history_text
 from .._validate import number, positive_int
 from ..files.atomic import atomic_write
 from ..files.model_file import load_arrays, model_arrays
@@ -116,8 +117,18 @@ class History:
             f.write(text.getvalue())
 
     def __repr__(self) -> str:
-        return (f"History(epochs={self.epochs}, iterations={len(self.loss)}, "
-                f"val_acc={self.last('val_acc')}, train_acc={self.last('train_acc')})")
+        """The per-epoch table (in Jupyter as HTML: :meth:`_repr_html_`)."""
+        return history_text(self)
+
+    def _repr_html_(self) -> str:
+        return history_html(self)
+
+    def plot(self, val_label: str = "validation", path: str | os.PathLike | None = None):
+        """The learning curves (:func:`scratchnn.figures.plot_learning_curves`): a matplotlib
+        Figure, also written to ``path`` (.png or .svg) when given."""
+        from ..figures import plot_learning_curves  # matplotlib only when a figure is drawn
+
+        return plot_learning_curves(self, val_label=val_label, path=path)
 
 
 def snapshot(model: Sequential) -> dict[str, np.ndarray]:

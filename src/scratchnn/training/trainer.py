@@ -63,7 +63,7 @@ class Trainer:
     - ``eval_every``: evaluate every this many epochs (and after the last);
       ``eval_subset``: evaluate on the first this many samples of each set (None: all);
     - ``drop_last``: skip the last, smaller batch of an epoch when n % batch_size != 0;
-    - ``progress``: show a tqdm progress bar (None: only when stderr is a terminal);
+    - ``progress``: show a tqdm progress bar (None: in a terminal or a notebook);
     - ``checkpoint_dir`` / ``checkpoint_every``: write ``checkpoint.npz`` there every this
       many epochs and after the last;
     - ``metadata``: JSON values stored in the checkpoints (what a resumed run needs to know).
@@ -96,7 +96,9 @@ class Trainer:
         self.rng = generator(seed, rng)
         self.drop_last = drop_last
         self.callbacks = list(callbacks)
-        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        # By default a bar where someone watches: a terminal, or a notebook (tqdm.auto's form).
+        watched = sys.stderr.isatty() or "ipykernel" in sys.modules
+        self.progress = watched if progress is None else bool(progress)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.metadata = dict(metadata or {})
         self.history = History()
