@@ -247,6 +247,21 @@ def test_max_pooling_hand_computed_and_gradient_routing():
     np.testing.assert_array_equal(dx[0, 0], expected)
 
 
+def test_max_pooling_sends_a_tied_windows_gradient_to_its_first_maximal_cell_only():
+    # After a ReLU, whole windows are 0: the book's argmax (and PyTorch's) picks the first.
+    x = np.array([[0.0, 0.0, 3, 1], [0, 0, 3, 3], [2, 5, 0, 0], [5, 5, 0, 0]]).reshape(1, 1, 4, 4)
+    pool = MaxPooling2D(2)
+    np.testing.assert_array_equal(pool.forward(x), [[[[0, 3], [5, 0]]]])
+    dx = pool.backward(np.array([[[[1.0, 2], [3, 4]]]]))[0, 0]
+    expected = np.zeros((4, 4))
+    expected[0, 0], expected[0, 2], expected[2, 1], expected[2, 2] = 1, 2, 3, 4
+    np.testing.assert_array_equal(dx, expected)
+    # Inference then backward works on a hand-called layer, as the book's does.
+    pool.forward(x[:, :, ::-1].copy())  # rows upside down: every window's first cell wins
+    dx = pool.backward(np.ones((1, 1, 2, 2)))[0, 0]
+    np.testing.assert_array_equal(np.argwhere(dx), [[0, 0], [0, 2], [2, 0], [2, 2]])
+
+
 def test_max_pooling_of_a_window_larger_than_int16_indexes():
     x = np.zeros((1, 1, 182, 182))  # 33,124 cells: past int16's 32,767
     x[0, 0, 181, 180] = 1.0

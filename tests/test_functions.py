@@ -52,6 +52,9 @@ def test_activations_are_stable_on_extreme_inputs(dtype):
 def test_sigmoid_is_exact_inside_the_range():
     x = np.linspace(-30, 30, 121)
     np.testing.assert_allclose(sn.sigmoid(x), 1 / (1 + np.exp(-x)), rtol=1e-14)
+    # The book's first calls are on single numbers (and sigmoid_grad's on 0).
+    assert sn.sigmoid(0) == 0.5 and sn.sigmoid(2.0) == pytest.approx(0.8807970779778823)
+    assert F.sigmoid_grad(0) == 0.25 and sn.sigmoid(np.float32(-100)).dtype == np.float32
 
 
 def test_softmax_batch_rows_sum_to_one_and_is_shift_invariant():

@@ -225,28 +225,26 @@ class _Pooling(Layer):
 class MaxPooling2D(_Pooling):
     """Max over each window: out[n, c, p, q] = max of window (p, q) of channel c.
 
-    The maximum is found one window cell at a time (from cell 0: ph*pw - 1 element-wise
-    steps over all windows), remembering which cell won as ``argmax`` (k = i * pw + j; the
-    first on ties). Backward sends dout to that cell and 0 to the others. Padding uses -inf,
-    so padded cells never win.
+    The maximum is taken one window cell at a time (ph*pw - 1 element-wise maxima over all
+    windows). Backward sends dout to the cell that holds it, k = i * pw + j (the first on
+    ties), and 0 to the others; that cell is found only then, so that inference takes the
+    maxima alone. Padding uses -inf, so padded cells never win.
     """
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        windows = self._windows(x, pad_value=-np.inf)
-        out = windows[..., 0, 0].copy()
-        # int16 holds the cell index of any usual window in a quarter of int64's memory.
-        cells = self.pool[0] * self.pool[1]
-        self.argmax = np.zeros(out.shape, np.int16 if cells < 2**15 else np.int64)
-        for k, i, j in list(self._offsets())[1:]:
-            cell = windows[..., i, j]
-            # Arithmetic rather than masked assignment: k where the cell is larger, the old
-            # index elsewhere (several times faster on random masks).
-            self.argmax += (cell > out) * (k - self.argmax)
-            np.maximum(out, cell, out=out)
-        return out
+        self.windows = self._windows(x, pad_value=-np.inf)
+        self.out = self.windows[..., 0, 0].copy()
+        for _, i, j in list(self._offsets())[1:]:
+            np.maximum(self.out, self.windows[..., i, j], out=self.out)
+        return self.out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return self._scatter(dout, lambda k: dout * (self.argmax == k))
+        # int16 holds the cell index of any usual window in a quarter of int64's memory.
+        argmax = np.zeros(self.out.shape, np.int16 if np.prod(self.pool) < 2**15 else np.int64)
+        for k, i, j in reversed(list(self._offsets())):  # the smallest k holding the max stays
+            # Arithmetic rather than masked assignment (several times faster on random masks).
+            argmax += (self.windows[..., i, j] == self.out) * (k - argmax)
+        return self._scatter(dout, lambda k: dout * (argmax == k))
 
 
 class AveragePooling2D(_Pooling):

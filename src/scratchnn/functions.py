@@ -46,10 +46,11 @@ def sigmoid(x: ArrayLike) -> np.ndarray:
     exact limit 0: the overflow is expected and not reported.
     """
     x = as_float_array(x)
+    y = np.negative(x, out=np.empty_like(x))  # one array for the four passes, even for 0-d x
     with np.errstate(over="ignore"):
-        y = np.exp(-x)
+        np.exp(y, out=y)
     y += 1
-    return np.reciprocal(y, out=y)
+    return np.divide(1, y, out=y)
 
 
 def sigmoid_grad(x: ArrayLike) -> np.ndarray:

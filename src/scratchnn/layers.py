@@ -161,14 +161,14 @@ class Affine(Layer):
 
 
 class ReLU(Layer):
-    """y = max(0, x);  dx = dout where x > 0, else 0."""
+    """y = max(0, x);  dx = dout where y > 0 (that is, x > 0), else 0."""
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        self.mask = x > 0
-        return x * self.mask
+        self.y = np.maximum(x, 0)
+        return self.y
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * self.mask
+        return dout * (self.y > 0)
 
 
 class LeakyReLU(Layer):
