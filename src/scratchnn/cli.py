@@ -44,7 +44,7 @@ from .init import INITIALIZERS
 from .layers import ACTIVATIONS
 from .models import MODELS, make_model
 from .network import Sequential
-from .novelty import calibrate, detect, stored_threshold
+from .novelty import FALSE_ALARM, calibrate, detect, stored_threshold
 from .optim import OPTIMIZERS, make_optimizer
 from .training.callbacks import (
     Callback,
@@ -477,7 +477,7 @@ def _save_run(args, out: Path, model: Sequential, ds: Dataset, history: History,
         "wall_time": history.wall_time,
         # the out-of-distribution threshold of predict (scratchnn.novelty)
         "novelty": {"score": "energy", "threshold": calibrate(model, x_val),
-                    "false_alarm": 0.05,
+                    "false_alarm": FALSE_ALARM,
                     "calibrated_on": "validation set" if args.val_split else "test set"},
     }
     save_model(model, out / runs.MODEL_FILE, metadata)
@@ -652,12 +652,7 @@ def cmd_plot(args) -> int:
         raise UsageError(f"plot {args.figure} needs a FILE: "
                          + ("a history.json" if args.figure == "curves" else "a model.npz"))
     elif args.figure == "curves":
-        source = runs.in_run(args.source, runs.HISTORY_FILE)
-        try:
-            history = History.load_json(source)
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{source}: not a history.json written by scratchnn train "
-                             f"({type(err).__name__}: {err})") from err
+        history = _load_history(runs.in_run(args.source, runs.HISTORY_FILE))
         plots.plot_learning_curves(history, val_label="val_acc", path=out)
     else:
         _plot_model(args, load_model(runs.in_run(args.source, runs.MODEL_FILE)), out)
@@ -684,9 +679,7 @@ def _plot_optimizers(args, out: Path) -> None:
     steps = 1000 if args.steps is None else args.steps
     curves = None
     if steps:
-        x, t = load_dataset("mnist", args.data_dir)[:2]
-        if args.limit:
-            x, t = x[: args.limit], t[: args.limit]
+        x, t = load_dataset("mnist", args.data_dir, limit=args.limit)[:2]
         print(f"training the book's 5-layer network on MNIST with each optimizer "
               f"({steps} iterations each) ...", flush=True)
         curves = optimizer_curves(x, t, iterations=steps)
@@ -721,6 +714,14 @@ def _plot_model(args, model: Sequential, out: Path) -> None:
                                  image_shape=ds.image_shape, path=out)
 
 
+def _load_history(source: Path) -> History:
+    try:
+        return History.load_json(source)
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{source}: not a history.json written by scratchnn train "
+                         f"({type(err).__name__}: {err})") from err
+
+
 # --- compare -----------------------------------------------------------------------------
 
 
@@ -728,11 +729,7 @@ def cmd_compare(args) -> int:
     histories = {}
     for run in args.runs:
         source = runs.in_run(run, runs.HISTORY_FILE)
-        try:
-            history = History.load_json(source)
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{source}: not a history.json written by scratchnn train "
-                             f"({type(err).__name__}: {err})") from err
+        history = _load_history(source)
         name = source.parent.name if source.name == runs.HISTORY_FILE else str(source)
         while name in histories:
             name += "'"

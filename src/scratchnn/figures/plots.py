@@ -423,8 +423,7 @@ def plot_decision_boundary(
     gx, gy = (np.linspace(lo - m, hi + m, resolution)
               for lo, hi, m in zip(low, high, margin, strict=True))
     grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
-    dtype = next(iter(model.params.values())).dtype
-    area = model.predict_classes(grid.astype(dtype), batch_size=10_000)
+    area = model.predict_classes(grid.astype(model.dtype), batch_size=10_000)
     k = int(max(area.max(), t.max())) + 1
     fig = new_figure(figsize=(6, 5.5))
     ax = fig.add_subplot()

@@ -217,7 +217,7 @@ def load_model(path: str | os.PathLike) -> Sequential:
     The loaded model carries the file's header as ``model.meta``.
     """
     arrays, meta = read_archive(path)
-    check_finite(path, arrays)
+    _check_finite(path, arrays)
     try:
         # Before building, which allocates what the config says: a few bytes of JSON could
         # ask for gigabytes.
@@ -234,12 +234,16 @@ def load_model(path: str | os.PathLike) -> Sequential:
     return model
 
 
-def check_finite(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """Refuse a file whose arrays hold NaN or infinity: such a model answers NaN, which
-    would otherwise print as a class with probability nan%."""
+def _check_finite(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse a file whose model arrays (parameters and layer state) hold NaN or infinity:
+    such a model answers NaN, which would otherwise print as a class with probability nan%.
+    A checkpoint's other arrays (optimizer moments, history) are not the model's."""
     for name, a in arrays.items():
-        if a.dtype.kind in "fc" and not np.isfinite(a).all():
-            bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+        if not name.startswith(("param/", "state/")) or a.dtype.kind not in "fc":
+            continue
+        finite = np.isfinite(a)
+        if not finite.all():
+            bad = int(a.size - np.count_nonzero(finite))
             raise ValueError(f"{path}: array {name!r} holds {bad:,} NaN or infinite "
                              f"value{'s' if bad != 1 else ''}: the model is unusable (was it "
                              "saved after training diverged?)")

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .._args import positive_int as positive_int_arg
 from .._validate import float_dtype, positive_int
 from .._version import __version__
 from ..conv import AveragePooling2D, Convolution2D, Flatten, MaxPooling2D
@@ -730,9 +731,9 @@ def _graph_input(graph, consts: dict) -> tuple[np.dtype, list]:
     return _TENSOR_DTYPES[kind.elem_type], dims[1:]
 
 
-def _imported_meta(proto, path: Path, opset: int, shape: list) -> dict:
-    """``model.meta`` of an imported graph: where it came from, and its metadata."""
-    props = {p.key: p.value for p in proto.metadata_props}
+def _imported_meta(proto, props: dict[str, str], path: Path, opset: int, shape: list) -> dict:
+    """``model.meta`` of an imported graph: where it came from, and its metadata (``props``,
+    the graph's metadata_props)."""
     try:
         metadata = json.loads(props.get("metadata", "{}"))
     except ValueError:
@@ -782,7 +783,7 @@ def import_onnx(path: str | os.PathLike, output: str | None = None) -> Sequentia
     except (ValueError, TypeError, onnx.checker.ValidationError,
             onnx.shape_inference.InferenceError) as err:
         raise ValueError(f"{path}: {err}") from err
-    model.meta = _imported_meta(proto, path, opset, shape)
+    model.meta = _imported_meta(proto, props, path, opset, shape)
     if None not in shape:
         model.input_dim = tuple(shape)
     return model
@@ -816,7 +817,7 @@ def compare_with_onnxruntime(model: Sequential, path: str | os.PathLike, x) -> d
     graph_input = session.get_inputs()[0]
     feed = x.astype(np.float32 if graph_input.type == "tensor(float)" else np.float64)
     results = dict(zip(names, session.run(None, {graph_input.name: feed}), strict=True))
-    logits = model.predict(x)
+    logits = model.run(x)  # x was checked above
     ours = {PROBABILITIES: model.loss_layer.output(logits), LOGITS: logits}
     return {name: float(np.max(np.abs(results[name] - ours[name]))) for name in results}
 
@@ -831,13 +832,6 @@ def _shape_arg(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected sizes like 1,28,28, got {text!r}") from err
 
 
-def _count_arg(text: str) -> int:
-    try:
-        return positive_int(int(text), "N")
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from err
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``scratchnn export MODEL OUT``."""
     parser.add_argument("model", help="a model file (.npz) or checkpoint")
@@ -848,7 +842,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-shape", type=_shape_arg, default=None, metavar="SIZES",
                         help="one sample's shape, e.g. 1,28,28, for a model file that does "
                              "not record it")
-    parser.add_argument("--check", type=_count_arg, default=0, metavar="N",
+    parser.add_argument("--check", type=positive_int_arg, default=0, metavar="N",
                         help="run the graph in ONNX Runtime on N random inputs and print the "
                              "largest difference from scratchnn's predictions")
 

@@ -25,7 +25,7 @@ from ..models import MODELS
 from ..optim import OPTIMIZERS
 
 __all__ = ["BOOK_SETTINGS", "SETTINGS", "Range", "choice", "check_space", "grid_trials",
-           "integer", "loguniform", "random_trials", "space_from_dict", "space_to_dict",
+           "integer", "loguniform", "random_trials", "space_to_dict",
            "uniform"]
 
 
@@ -246,16 +246,3 @@ def space_to_dict(space: Mapping) -> dict:
     return {name: {value.kind: list(value.args)} if isinstance(value, Range) else value
             for name, value in check_space(space).items()}
 
-
-def space_from_dict(data: Mapping) -> dict:
-    """The space that :func:`space_to_dict` wrote, checked again."""
-    makers = {"loguniform": loguniform, "uniform": uniform, "integer": integer,
-              "choice": choice}
-    space = {}
-    for name, value in data.items():
-        if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in makers:
-            kind, args = next(iter(value.items()))
-            space[name] = makers[kind](*args)
-        else:
-            space[name] = value
-    return check_space(space)
