@@ -36,7 +36,14 @@ from .figures import plots
 from .files import runs
 from .files.atomic import remove_empty_folders
 from .files.checkpoint import CHECKPOINT_FORMAT
-from .files.model_file import FORMAT, load_model, read_archive, read_model_meta, save_model
+from .files.model_file import (
+    FORMAT,
+    input_shape,
+    load_model,
+    read_archive,
+    read_model_meta,
+    save_model,
+)
 from .functions import predicted_classes
 from .gradient import gradient_check, gradient_descent
 from .images import load_digit, load_picture, save_seen
@@ -45,7 +52,7 @@ from .layers import ACTIVATIONS
 from .models import MODELS, make_model
 from .network import Sequential
 from .novelty import FALSE_ALARM, calibrate, detect, stored_threshold
-from .optim import OPTIMIZERS, make_optimizer
+from .optim import MOMENTUM_OPTIMIZERS, OPTIMIZERS, make_optimizer
 from .training.callbacks import (
     Callback,
     CosineDecay,
@@ -85,15 +92,6 @@ class _Parser(argparse.ArgumentParser):
 # --- models and their data ---------------------------------------------------------------
 
 
-def _input_shape(model: Sequential) -> tuple[int, ...]:
-    """The shape of one input sample, from the model file or from its first weight."""
-    shape = getattr(model, "meta", {}).get("metadata", {}).get("input_shape")
-    if shape:
-        return tuple(shape)
-    W = model.params["W1"]
-    return (W.shape[0],) if W.ndim == 2 else (W.shape[1], 28, 28)
-
-
 def _predictions(model: Sequential, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Predicted classes and (N, classes) probabilities, from one inference pass.
 
@@ -123,7 +121,7 @@ def _model_dataset(model: Sequential, args, say: bool = True) -> Dataset:
     input size fits (for a file saved from Python, which names none)."""
     name = args.dataset or _trained_on(model)
     if name is None:
-        size = int(np.prod(_input_shape(model)))
+        size = int(np.prod(input_shape(model)))
         name = _DATASET_BY_INPUT_SIZE.get(size)
         if name is None:
             raise UsageError(f"the model file does not say which data set it was trained on, "
@@ -131,7 +129,7 @@ def _model_dataset(model: Sequential, args, say: bool = True) -> Dataset:
         if say:
             print(f"the model file names no data set; using {name}, which fits its {size} "
                   "inputs (--dataset to choose another)")
-    images = len(_input_shape(model)) == 3
+    images = len(input_shape(model)) == 3
     return load_dataset(name, args.data_dir, images=images, dtype=model.dtype, limit=args.limit)
 
 
@@ -276,7 +274,7 @@ def _check_options_apply(given: dict, chosen: dict) -> None:
                          "architecture")
     if model != "mlp" and dataset in POINT_SETS:
         raise UsageError(f"{dataset} is a set of 2-D points: train it with --model mlp")
-    if "momentum" in given and optimizer not in ("momentum", "nesterov"):
+    if "momentum" in given and optimizer not in MOMENTUM_OPTIMIZERS:
         raise UsageError(f"--momentum is for --optimizer momentum or nesterov, not {optimizer}")
 
 
@@ -430,7 +428,7 @@ def _build_trainer(args, model: Sequential, rng: np.random.Generator, out: Path,
                    options: dict) -> Trainer:
     """The Trainer of the run: its optimizer, schedule, early stopping and checkpoints."""
     kwargs = {} if args.lr is None else {"lr": args.lr}
-    if args.optimizer in ("momentum", "nesterov"):
+    if args.optimizer in MOMENTUM_OPTIMIZERS:
         kwargs["momentum"] = args.momentum
     callbacks: list[Callback] = [_EpochTable()]
     schedule = _schedule(args.schedule, args.epochs)
@@ -558,7 +556,7 @@ def _print_report(cm: np.ndarray, names: list[str]) -> None:
 
 def cmd_predict(args) -> int:
     model = load_model(runs.in_run(args.model_file, runs.MODEL_FILE))
-    shape = _input_shape(model)
+    shape = input_shape(model)
     size = int(np.prod(shape))
     if size not in (28 * 28, 64 * 64 * 3):
         raise UsageError(f"predict reads 28x28 digits (MNIST models) and 64x64 colour pictures "
@@ -695,9 +693,9 @@ def _plot_model(args, model: Sequential, out: Path) -> None:
                              "not a square grey picture: its weights do not show as images")
         plots.plot_first_layer_weights(model, path=out)
         return
-    if args.figure == "decision-boundary" and _input_shape(model) != (2,):
+    if args.figure == "decision-boundary" and input_shape(model) != (2,):
         raise UsageError(f"{args.source}: a decision boundary is drawn for models of 2 inputs; "
-                         f"this one takes {_input_shape(model)}")
+                         f"this one takes {input_shape(model)}")
     ds = _model_dataset(model, args)
     if args.figure == "decision-boundary":
         plots.plot_decision_boundary(model, ds.x_test, ds.t_test, ds.classes, path=out)

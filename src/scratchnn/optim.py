@@ -18,7 +18,7 @@ import numpy as np
 from ._validate import number
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
-           "OPTIMIZERS", "make_optimizer"]
+           "OPTIMIZERS", "MOMENTUM_OPTIMIZERS", "make_optimizer"]
 
 
 class Optimizer:
@@ -180,6 +180,8 @@ class Adam(Optimizer):
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
               "rmsprop": RMSprop, "adam": Adam}
+#: the names of those that take a ``momentum``
+MOMENTUM_OPTIMIZERS = tuple(n for n, cls in OPTIMIZERS.items() if issubclass(cls, Momentum))
 
 
 def make_optimizer(name: str, **kwargs) -> Optimizer:

@@ -40,6 +40,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "build_model",
+    "input_shape",
     "load_arrays",
     "load_model",
     "model_arrays",
@@ -204,6 +205,16 @@ def save_model(model: Sequential, path: str | os.PathLike, metadata: dict | None
         raise TypeError(f"metadata must hold JSON values only: {err}") from err
     write_archive(path, model_arrays(model), meta)
     return Path(path)
+
+
+def input_shape(model: Sequential) -> tuple[int, ...]:
+    """The shape of one input sample: from the model file's metadata, else from the first
+    weight (an MLP's inputs, or a ConvNet's channels of MNIST-sized images)."""
+    shape = getattr(model, "meta", {}).get("metadata", {}).get("input_shape")
+    if shape:
+        return tuple(int(s) for s in shape)
+    W = model.params["W1"]
+    return (W.shape[0],) if W.ndim == 2 else (W.shape[1], 28, 28)
 
 
 def read_model_meta(path: str | os.PathLike) -> dict:

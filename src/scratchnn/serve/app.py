@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from .catalog import Models, NoSuchName, plain_file, run_folder
 from .digits import MAX_UPLOAD, NotAPicture, PictureTooLarge, describe, read_picture
 from .playground import Playground, Playgrounds, Settings, python_code, settings_from
-from .runlist import FIGURES, list_runs
+from .runlist import FIGURES, folder_stamps, list_runs
 
 __all__ = ["STATIC", "create_app"]
 
@@ -188,11 +188,10 @@ def _run_routes(runs: Path, closing: threading.Event) -> list[Route]:
         async def events():
             seen = None
             while not closing.is_set():
-                found = await run_in_threadpool(list_runs, runs)
-                stamps = [(r["name"], r["stamp"]) for r in found]
-                if stamps != seen:
+                stamps = await run_in_threadpool(folder_stamps, runs)
+                if stamps != seen:  # only then read the runs' files
                     seen = stamps
-                    yield _sse({"runs": found})
+                    yield _sse({"runs": await run_in_threadpool(list_runs, runs)})
                 await asyncio.sleep(RUNS_TICK)
 
         return _stream(events())

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.registry import load_dataset
-from ..files.model_file import load_model, read_model_meta
+from ..files.model_file import input_shape, load_model, read_model_meta
 from ..files.pretrained import sample_network
 from ..files.runs import MODEL_FILE
 from ..network import Sequential
@@ -63,15 +63,6 @@ def plain_file(folder: Path, name: str, suffixes: tuple[str, ...]) -> Path:
     if not path.is_file() or path.resolve().parent != folder.resolve():
         raise NoSuchName(f"no file {name!r} in run {folder.name!r}")
     return path
-
-
-def input_shape(model: Sequential) -> tuple[int, ...]:
-    """The shape of one input sample: from the model file, else from the first weight."""
-    shape = getattr(model, "meta", {}).get("metadata", {}).get("input_shape")
-    if shape:
-        return tuple(int(s) for s in shape)
-    W = model.params["W1"]
-    return (W.shape[0],) if W.ndim == 2 else (W.shape[1], 28, 28)
 
 
 def _reads_digits(meta: dict) -> bool:

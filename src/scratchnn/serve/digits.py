@@ -15,12 +15,12 @@ import tempfile
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..files.model_file import input_shape
 from ..functions import predicted_classes
 from ..images import load_digit
 from ..layers import ACTIVATIONS
 from ..network import Sequential
 from ..novelty import detect
-from .catalog import input_shape
 
 __all__ = ["MAX_PIXELS", "MAX_UPLOAD", "NotAPicture", "PictureTooLarge", "describe",
            "novelty", "read_picture"]

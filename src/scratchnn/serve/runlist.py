@@ -14,7 +14,7 @@ from ..files.model_file import read_model_meta
 from ..files.runs import CHECKPOINT_FILE, HISTORY_FILE, MODEL_FILE
 from .catalog import run_folders
 
-__all__ = ["FIGURES", "list_runs", "run_summary"]
+__all__ = ["FIGURES", "folder_stamps", "list_runs", "run_summary"]
 
 #: The figure files the page shows.
 FIGURES = (".png", ".svg")
@@ -89,4 +89,16 @@ def list_runs(root: Path) -> list[dict]:
             continue  # removed while being read
         if summary["status"] != "empty" or summary["epochs"]:
             found.append(summary)
+    return found
+
+
+def folder_stamps(root: Path) -> list[tuple[str, int]]:
+    """(name, stamp) of every run folder in ``root``: a cheap look for whether
+    :func:`list_runs` would find anything new (it reads every run's files)."""
+    found = []
+    for folder in run_folders(root):
+        try:
+            found.append((folder.name, _stamp(folder)))
+        except OSError:
+            continue  # removed while being read
     return found

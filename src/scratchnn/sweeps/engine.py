@@ -24,6 +24,7 @@ from .._validate import non_negative_int, number, positive_int
 from ..data.registry import DATASETS
 from ..files import runs
 from ..files.atomic import make_folders, remove_empty_folders
+from ..optim import MOMENTUM_OPTIMIZERS
 from .results import (
     CURVES_FIGURE,
     SCATTER_FIGURE,
@@ -156,7 +157,7 @@ def _full(point: dict) -> dict:
     """A trial's settings: the book's where ``point`` gives none; no momentum for an
     optimizer that has none."""
     settings = {**BOOK_SETTINGS, **point}
-    if settings["optimizer"] not in ("momentum", "nesterov"):
+    if settings["optimizer"] not in MOMENTUM_OPTIMIZERS:
         del settings["momentum"]
     return settings
 

@@ -22,7 +22,7 @@ from .._validate import generator, non_negative_int, number, positive_int
 from ..init import INITIALIZERS
 from ..layers import ACTIVATIONS
 from ..models import MODELS
-from ..optim import OPTIMIZERS
+from ..optim import MOMENTUM_OPTIMIZERS, OPTIMIZERS
 
 __all__ = ["BOOK_SETTINGS", "SETTINGS", "Range", "choice", "check_space", "grid_trials",
            "integer", "loguniform", "random_trials", "space_to_dict",
@@ -210,7 +210,7 @@ def _check_combination(settings: dict, given: dict) -> None:
         if shaping:
             raise ValueError(f"{', '.join(shaping)} shape the MLP; the model "
                              f"{settings['model']!r} has a fixed architecture")
-    if "momentum" in given and not only("optimizer") & {"momentum", "nesterov"}:
+    if "momentum" in given and not only("optimizer") & set(MOMENTUM_OPTIMIZERS):
         raise ValueError("momentum is a setting of the optimizers momentum and nesterov; "
                          f"the optimizer here is {settings['optimizer']!r}")
 

@@ -21,7 +21,7 @@ import numpy as np
 from ..data.registry import load_dataset, validation_split
 from ..files.model_file import model_arrays, model_meta
 from ..models import make_model
-from ..optim import make_optimizer
+from ..optim import MOMENTUM_OPTIMIZERS, make_optimizer
 from ..training.threads import blas_thread_limit
 from ..training.trainer import Trainer, TrainingDiverged
 
@@ -42,11 +42,9 @@ class DataSpec(NamedTuple):
 @functools.lru_cache(maxsize=4)
 def trial_data(spec: DataSpec, images: bool = False):
     """(x_train, t_train, x_val, t_val, classes) of ``spec``, loaded once per process."""
-    ds = load_dataset(spec.dataset, spec.data_dir, images=images, dtype=spec.dtype)
-    x, t = ds.x_train, ds.t_train
-    if spec.limit is not None:
-        x, t = x[: spec.limit], t[: spec.limit]
-    return (*validation_split(x, t, spec.val_split), ds.classes)
+    ds = load_dataset(spec.dataset, spec.data_dir, images=images, dtype=spec.dtype,
+                      limit=spec.limit)
+    return (*validation_split(ds.x_train, ds.t_train, spec.val_split), ds.classes)
 
 
 def data_summary(spec: DataSpec) -> dict:
@@ -103,7 +101,7 @@ def _train(trial: int, settings: dict, spec: DataSpec, seed: int) -> dict:
     model = make_model(settings["model"], x.shape[1:], len(classes), **shape,
                        dtype=spec.dtype, rng=model_rng, weight_decay=settings["weight_decay"])
     options = {"lr": settings["lr"]}
-    if settings["optimizer"] in ("momentum", "nesterov"):
+    if settings["optimizer"] in MOMENTUM_OPTIMIZERS:
         options["momentum"] = settings["momentum"]
     trainer = Trainer(model, make_optimizer(settings["optimizer"], **options),
                       epochs=settings["epochs"], batch_size=settings["batch_size"],
