@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-__all__ = ["PICTURE_SIZE", "load_digit", "load_picture", "save_seen", "to_mnist"]
+__all__ = ["PICTURE_SIZE", "load_digit", "load_picture", "read_digit", "save_seen", "to_mnist"]
 
 SIZE = 28
 BOX = 20
@@ -49,25 +49,40 @@ STRAY_INK = 0.01
 PICTURE_SIZE = 64
 
 
-def _opened(path: Path, convert):
-    """``convert(image)`` of the image file ``path``, its EXIF rotation applied; a file that
-    is no image, or too large to decode (Pillow's decompression-bomb limit, which guards
-    memory), is a ValueError naming it."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such image file")
+def _opened(source, convert):
+    """``convert(image)`` of the image in ``source`` (a path, or a binary file such as
+    ``io.BytesIO``), its EXIF rotation applied; an image that cannot be read, or is too
+    large to decode (Pillow's decompression-bomb limit, which guards memory), is a
+    ValueError."""
     try:
         with warnings.catch_warnings():
             # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that: both mean a
             # picture of more pixels than a photo of a digit needs.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 image = ImageOps.exif_transpose(image)  # phone photos store their rotation
                 return convert(image)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
-        raise ValueError(f"{path}: too large to decode safely ({err}); scale it down "
-                         "first") from err
+        raise ValueError(f"too large to decode safely ({err}); scale it down first") from err
     except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from err
+        raise ValueError(f"not a readable image ({err})") from err
+
+
+def _from_file(path: str | os.PathLike, read):
+    """``read(path)`` for an image file, its errors naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    try:
+        return read(path)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+def read_digit(source) -> np.ndarray:
+    """:func:`load_digit` for an image in a binary file (e.g. ``io.BytesIO`` of uploaded
+    bytes) or at a path; its errors do not name it."""
+    return to_mnist(_opened(source, _grey))
 
 
 def load_digit(path: str | os.PathLike) -> np.ndarray:
@@ -75,12 +90,7 @@ def load_digit(path: str | os.PathLike) -> np.ndarray:
 
     Returns float32 values in [0, 1], white digit on black, shape (28, 28).
     """
-    path = Path(path)
-    grey = _opened(path, _grey)
-    try:
-        return to_mnist(grey)
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from err
+    return _from_file(path, read_digit)
 
 
 def load_picture(path: str | os.PathLike, size: int = PICTURE_SIZE) -> np.ndarray:
@@ -90,7 +100,7 @@ def load_picture(path: str | os.PathLike, size: int = PICTURE_SIZE) -> np.ndarra
         small = image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
         return np.asarray(small, dtype=np.float32) / 255
 
-    return _opened(Path(path), rgb)
+    return _from_file(path, lambda p: _opened(p, rgb))
 
 
 def save_seen(picture: np.ndarray, path: str | os.PathLike, scale: int = 8) -> Path:

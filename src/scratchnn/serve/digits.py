@@ -9,15 +9,13 @@ hidden activation is kept: the units of an MLP, the feature maps of a ConvNet.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..files.model_file import input_shape
 from ..functions import predicted_classes
-from ..images import load_digit
+from ..images import read_digit
 from ..layers import ACTIVATIONS
 from ..network import Sequential
 from ..novelty import detect
@@ -60,17 +58,7 @@ def read_picture(data: bytes) -> np.ndarray:
     if width * height > MAX_PIXELS:
         raise PictureTooLarge(f"the picture has {width}x{height} pixels; the most taken is "
                               f"{MAX_PIXELS / 1e6:.0f} megapixels")
-    # load_digit reads files: the upload goes through it as one, so that the page sees
-    # exactly what `scratchnn predict` would see in that file.
-    fd, name = tempfile.mkstemp(prefix="scratchnn-serve-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        return load_digit(name)
-    except ValueError as err:
-        raise ValueError(str(err).replace(f"{name}: ", "")) from None
-    finally:
-        os.unlink(name)
+    return read_digit(io.BytesIO(data))  # as `scratchnn predict` reads a file
 
 
 def _shown(a: np.ndarray) -> list:
